@@ -1,0 +1,116 @@
+//! The command line: `serve`, `migrate`, `run`, `gen-data`.
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, DbConfig, StorageConfig};
+use crate::domain::{Task, parse_date};
+use crate::gen_data::GenOptions;
+use crate::jobs::{JobEnv, JobRunner, Storage};
+use crate::startup::{Application, shutdown_signal};
+use crate::{db, gen_data};
+
+/// adrec: product recommendations for advertisers (API + nightly pipeline).
+///
+/// Configuration comes from environment variables only; see .env.example.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (migrates the database first). Needs DATABASE_URL, RAW_URL, WORK_URL, JOBS_TOKENS.
+    Serve,
+    /// Apply pending schema migrations. Needs DATABASE_URL.
+    Migrate,
+    /// Run one pipeline task for one date in this process, recorded like an HTTP-triggered run.
+    /// Needs DATABASE_URL, RAW_URL, WORK_URL. Exits non-zero if the run fails.
+    Run {
+        /// filter_data, top_ctr, top_product, db_writing or pipeline (all four in order).
+        #[arg(value_parser = parse_task)]
+        task: Task,
+        /// The logical date whose logs are processed, YYYY-MM-DD.
+        #[arg(long, value_parser = parse_day)]
+        date: NaiveDate,
+    },
+    /// Write deterministic synthetic logs in the course layout (advertiser_ids, product_views, ads_views).
+    GenData(GenOptions),
+}
+
+fn parse_task(s: &str) -> Result<Task, String> {
+    s.parse()
+        .map_err(|e: crate::domain::UnknownTask| e.to_string())
+}
+
+fn parse_day(s: &str) -> Result<NaiveDate, String> {
+    parse_date("date", s).map_err(|e| e.to_string())
+}
+
+pub async fn run() -> anyhow::Result<ExitCode> {
+    match Cli::parse().command {
+        Command::Serve => {
+            let config = Config::from_env()?;
+            let app = Application::build(config).await?;
+            app.run_until_stopped(shutdown_signal()).await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let pool = db::pool(&DbConfig::from_env()?)?;
+            let applied = db::migrate(&pool).await?;
+            println!(
+                "applied {} migration(s) {applied:?}; schema is at V{}",
+                applied.len(),
+                db::MIGRATIONS.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { task, date } => run_task(task, date).await,
+        Command::GenData(opts) => {
+            let summary = gen_data::generate(&opts)?;
+            println!("{summary}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn run_task(task: Task, date: NaiveDate) -> anyhow::Result<ExitCode> {
+    let db = DbConfig::from_env()?;
+    let storage_cfg = StorageConfig::from_env()?;
+    let pool = db::pool(&db)?;
+    db::migrate(&pool).await.context("migrating the database")?;
+    let storage = Storage::from_config(&storage_cfg).await?;
+    let env = JobEnv {
+        pool,
+        storage,
+        retention_days: storage_cfg.retention_days,
+    };
+    let runner = Arc::new(JobRunner::new(env));
+    let run = runner
+        .start(task, date, "cli")
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let run = loop {
+        match runner
+            .wait(run.id, Duration::from_secs(60))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+        {
+            Some(r) if r.is_finished() => break r,
+            Some(_) => continue,
+            None => anyhow::bail!("run {} disappeared", run.id),
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&run)?);
+    Ok(if run.status == "succeeded" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,183 @@
+//! One error type for every handler, mapped to one JSON shape: `{"error":{"code","message"}}`.
+//!
+//! Client errors carry their message as-is. Server errors are logged with their whole cause chain
+//! and answered with an opaque message, so no SQL, path or credential ever reaches a response.
+use std::convert::Infallible;
+
+use serde::Serialize;
+use warp::http::{HeaderValue, StatusCode, header};
+use warp::reject::Rejection;
+use warp::reply::{Reply, Response};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    /// The same work is already under way; `location` points at it.
+    #[error("{message}")]
+    Conflict { message: String, location: String },
+    /// A dependency (the database) is unreachable: retrying later may work.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Db(#[from] tokio_postgres::Error),
+    #[error(transparent)]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl warp::reject::Reject for AppError {}
+
+impl AppError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            AppError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AppError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
+            AppError::Unavailable(_) | AppError::Pool(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
+            AppError::Db(_) | AppError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        }
+    }
+
+    /// The response for this error; server-side details are logged here and never sent.
+    pub fn to_response(&self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = match &self {
+            AppError::Pool(_) => {
+                tracing::warn!(error = %chain(&self), "database unavailable");
+                "the database is unavailable; retry later".to_owned()
+            }
+            AppError::Db(_) | AppError::Internal(_) => {
+                tracing::error!(error = %chain(&self), "request failed");
+                "internal error; the details are in the service log".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut resp = error_reply(status, code, &message);
+        match self {
+            AppError::Unauthorized => {
+                resp.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            AppError::Conflict { location, .. } => {
+                if let Ok(v) = HeaderValue::from_str(location) {
+                    resp.headers_mut().insert(header::LOCATION, v);
+                }
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
+/// The error and all its sources, for logs.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        src = s.source();
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+pub fn error_reply(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = ErrorBody {
+        error: ErrorDetail { code, message },
+    };
+    warp::reply::with_status(warp::reply::json(&body), status).into_response()
+}
+
+impl Reply for AppError {
+    fn into_response(self) -> Response {
+        self.to_response()
+    }
+}
+
+/// Handlers return `Result<_, AppError>`; this turns either side into the response, so a matched
+/// route never falls through to other routes.
+pub fn respond<T: Reply>(result: Result<T, AppError>) -> Response {
+    match result {
+        Ok(reply) => reply.into_response(),
+        Err(e) => e.to_response(),
+    }
+}
+
+/// The single rejection handler: every way a request can fail ends here.
+pub async fn recover(err: Rejection) -> Result<Response, Infallible> {
+    if let Some(e) = err.find::<AppError>() {
+        return Ok(e.to_response());
+    }
+    let (status, code, message) = if err.is_not_found() {
+        (
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such resource".to_owned(),
+        )
+    } else if let Some(e) = err.find::<warp::filters::body::BodyDeserializeError>() {
+        (
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            format!("invalid JSON body: {e}"),
+        )
+    } else if let Some(e) = err.find::<warp::reject::InvalidQuery>() {
+        (StatusCode::BAD_REQUEST, "invalid_query", format!("{e}"))
+    } else if err.find::<warp::reject::MethodNotAllowed>().is_some() {
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed".to_owned(),
+        )
+    } else if err.find::<warp::reject::PayloadTooLarge>().is_some() {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "request body too large".to_owned(),
+        )
+    } else if err.find::<warp::reject::UnsupportedMediaType>().is_some() {
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "expected Content-Type: application/json".to_owned(),
+        )
+    } else if let Some(e) = err.find::<warp::reject::InvalidHeader>() {
+        (StatusCode::BAD_REQUEST, "invalid_header", e.to_string())
+    } else {
+        tracing::error!(rejection = ?err, "unhandled rejection");
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error".to_owned(),
+        )
+    };
+    Ok(error_reply(status, code, &message))
+}

@@ -1,0 +1,207 @@
+//! `adrec gen-data`: deterministic synthetic logs in the course layout, at any scale.
+//!
+//! Like the course notebook: active and inactive advertisers with 20-character ids, a catalogue of
+//! 6-character product ids each, uniform picks, `click` vs `impression` by `--click-rate`, rows in
+//! date order. The same options and seed always give the same bytes.
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chrono::{Days, NaiveDate};
+use clap::{Args, ValueEnum};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Layout {
+    /// One file per log spanning every day: `product_views`, `ads_views` (no extension).
+    Single,
+    /// One file per day: `product_views/YYYY-MM-DD.csv`.
+    Daily,
+    /// Hive partitions: `product_views/date=YYYY-MM-DD/part-0.csv`.
+    Hive,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GenOptions {
+    /// Output directory (created if missing).
+    pub dir: PathBuf,
+    #[arg(long, default_value_t = 20)]
+    pub advertisers: usize,
+    /// Advertisers that appear in the logs but not in the active list.
+    #[arg(long, default_value_t = 5)]
+    pub inactive: usize,
+    /// Catalogue size per advertiser.
+    #[arg(long, default_value_t = 100)]
+    pub products: usize,
+    #[arg(long, default_value_t = 7)]
+    pub days: u64,
+    /// First day, YYYY-MM-DD.
+    #[arg(long, default_value = "2024-05-01")]
+    pub start: NaiveDate,
+    #[arg(long, default_value_t = 3300)]
+    pub views_per_day: u64,
+    #[arg(long, default_value_t = 3300)]
+    pub ads_per_day: u64,
+    /// Share of ad events that are clicks.
+    #[arg(long, default_value_t = 0.01)]
+    pub click_rate: f64,
+    /// One day with `--big-day-factor` times the rows (for benchmarks).
+    #[arg(long)]
+    pub big_day: Option<NaiveDate>,
+    #[arg(long, default_value_t = 10)]
+    pub big_day_factor: u64,
+    /// Malformed rows per day and log (wrong field count, bad date, unknown type, blank line).
+    #[arg(long, default_value_t = 0)]
+    pub bad_rows_per_day: u64,
+    /// Write CRLF line endings, as some course files have.
+    #[arg(long)]
+    pub crlf: bool,
+    #[arg(long, value_enum, default_value_t = Layout::Single)]
+    pub layout: Layout,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+pub fn generate(o: &GenOptions) -> anyhow::Result<String> {
+    fs::create_dir_all(&o.dir).with_context(|| format!("creating {}", o.dir.display()))?;
+    let mut rng = SmallRng::seed_from_u64(o.seed);
+    let total = o.advertisers + o.inactive;
+    let advertisers: Vec<String> = (0..total)
+        .map(|_| id(&mut rng, 20, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"))
+        .collect();
+    let catalogue: Vec<Vec<String>> = (0..total)
+        .map(|_| {
+            (0..o.products)
+                .map(|_| id(&mut rng, 6, b"abcdefghijklmnopqrstuvwxyz0123456789"))
+                .collect()
+        })
+        .collect();
+    let nl = if o.crlf { "\r\n" } else { "\n" };
+
+    let mut active = writer(&o.dir.join("advertiser_ids"))?;
+    write!(active, "advertiser_id{nl}")?;
+    for a in &advertisers[..o.advertisers] {
+        write!(active, "{a}{nl}")?;
+    }
+    active.flush()?;
+
+    let (mut views, mut ads) = (0u64, 0u64);
+    let mut files = Logs::new(&o.dir, o.layout, nl)?;
+    for d in 0..o.days {
+        let day = o.start + Days::new(d);
+        let scale = if Some(day) == o.big_day {
+            o.big_day_factor
+        } else {
+            1
+        };
+        let (pv, av) = files.for_day(day)?;
+        for _ in 0..o.views_per_day * scale {
+            let a = rng.random_range(0..total);
+            let p = &catalogue[a][rng.random_range(0..o.products)];
+            write!(pv, "{},{p},{day}{nl}", advertisers[a])?;
+        }
+        for _ in 0..o.ads_per_day * scale {
+            let a = rng.random_range(0..total);
+            let p = &catalogue[a][rng.random_range(0..o.products)];
+            let kind = if rng.random_bool(o.click_rate) {
+                "click"
+            } else {
+                "impression"
+            };
+            write!(av, "{},{p},{kind},{day}{nl}", advertisers[a])?;
+        }
+        for i in 0..o.bad_rows_per_day {
+            let a = &advertisers[(i as usize) % o.advertisers.max(1)];
+            match i % 4 {
+                0 => write!(pv, "{a},extra,field,{day}{nl}")?,
+                1 => write!(pv, "{a},abc123,{}-13-45{nl}", day.format("%Y"))?,
+                2 => write!(av, "{a},abc123,view,{day}{nl}")?,
+                _ => write!(av, "{a},abc123{nl}{nl}")?,
+            }
+        }
+        views += o.views_per_day * scale;
+        ads += o.ads_per_day * scale;
+    }
+    files.finish()?;
+    Ok(format!(
+        "wrote {} active + {} inactive advertisers, {views} product views and {ads} ad events over {} day(s) from {} to {} ({:?} layout)",
+        o.advertisers,
+        o.inactive,
+        o.days,
+        o.start,
+        o.dir.display(),
+        o.layout
+    ))
+}
+
+fn id(rng: &mut SmallRng, len: usize, alphabet: &[u8]) -> String {
+    (0..len)
+        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
+        .collect()
+}
+
+fn writer(path: &Path) -> anyhow::Result<BufWriter<File>> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    Ok(BufWriter::with_capacity(1 << 20, f))
+}
+
+/// The two log files being written, opened per day for the daily and hive layouts.
+struct Logs<'a> {
+    dir: &'a Path,
+    layout: Layout,
+    nl: &'a str,
+    current: Option<(BufWriter<File>, BufWriter<File>)>,
+}
+
+impl<'a> Logs<'a> {
+    fn new(dir: &'a Path, layout: Layout, nl: &'a str) -> anyhow::Result<Self> {
+        let mut logs = Self {
+            dir,
+            layout,
+            nl,
+            current: None,
+        };
+        if layout == Layout::Single {
+            logs.current = Some(logs.open(Path::new("product_views"), Path::new("ads_views"))?);
+        }
+        Ok(logs)
+    }
+
+    fn open(&self, pv: &Path, av: &Path) -> anyhow::Result<(BufWriter<File>, BufWriter<File>)> {
+        let (mut p, mut a) = (writer(&self.dir.join(pv))?, writer(&self.dir.join(av))?);
+        write!(p, "advertiser_id,product_id,date{}", self.nl)?;
+        write!(a, "advertiser_id,product_id,type,date{}", self.nl)?;
+        Ok((p, a))
+    }
+
+    fn for_day(
+        &mut self,
+        day: NaiveDate,
+    ) -> anyhow::Result<(&mut BufWriter<File>, &mut BufWriter<File>)> {
+        let layout = self.layout;
+        let rel = |log: &str| match layout {
+            Layout::Single => PathBuf::from(log),
+            Layout::Daily => PathBuf::from(format!("{log}/{day}.csv")),
+            Layout::Hive => PathBuf::from(format!("{log}/date={day}/part-0.csv")),
+        };
+        if layout != Layout::Single {
+            self.finish()?;
+            self.current = Some(self.open(&rel("product_views"), &rel("ads_views"))?);
+        }
+        let (p, a) = self.current.as_mut().expect("opened");
+        Ok((p, a))
+    }
+
+    fn finish(&mut self) -> anyhow::Result<()> {
+        if let Some((mut p, mut a)) = self.current.take() {
+            p.flush()?;
+            a.flush()?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,124 @@
+//! filter_data: the day's rows of active advertisers, from the raw logs, as Parquet.
+use std::collections::BTreeMap;
+
+use anyhow::{Context, bail};
+use chrono::NaiveDate;
+use datafusion::arrow::array::{Array, BooleanArray, StringArray};
+use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::prelude::SessionContext;
+use futures::TryStreamExt;
+use serde_json::json;
+
+use super::inputs::{self, ACTIVE_NAMES, Input};
+use super::output::{OutputWriter, normalize, plain_schema};
+use super::session::{self, query};
+use super::{JobEnv, StageResult};
+
+const PRODUCT_VIEWS: &str = include_str!("../../queries/filter_product_views.sql");
+const ADS_VIEWS: &str = include_str!("../../queries/filter_ads_views.sql");
+
+/// Outcomes that count as bad rows (skipped and reported).
+const BAD: [&str; 3] = ["malformed", "bad_date", "bad_type"];
+
+pub async fn run(env: &JobEnv, date: NaiveDate) -> anyhow::Result<StageResult> {
+    let raw = &env.storage.raw;
+    let entries = raw.list("").await.context("listing RAW_URL")?;
+    let active = inputs::find(&entries, &ACTIVE_NAMES, date)?;
+    let logs = [
+        (
+            "product_views",
+            PRODUCT_VIEWS,
+            inputs::find(&entries, &["product_views"], date)?,
+        ),
+        (
+            "ads_views",
+            ADS_VIEWS,
+            inputs::find(&entries, &["ads_views"], date)?,
+        ),
+    ];
+
+    let ctx = session::context(&env.storage);
+    session::register_lines(&ctx, "raw_advertiser_ids", active.urls(raw)).await?;
+    let mut out = OutputWriter::new(&env.storage.work, "filtered", date);
+    let mut result = StageResult::default();
+    let mut details = json!({ "inputs": { "advertiser_ids": active.files } });
+    for (table, sql, input) in &logs {
+        session::register_lines(&ctx, &format!("raw_{table}"), input.urls(raw)).await?;
+        let counts = filter_log(&ctx, &mut out, table, sql, input, date).await?;
+        let of_day: u64 = counts.values().sum();
+        if of_day == 0 {
+            bail!(
+                "the {table} input ({}) holds no rows for {date}",
+                input.files.join(", ")
+            );
+        }
+        result.rows_in += of_day as i64;
+        result.rows_out += counts.get("kept").copied().unwrap_or(0) as i64;
+        result.bad_rows += BAD.iter().filter_map(|b| counts.get(*b)).sum::<u64>() as i64;
+        details[*table] = json!({ "files": input.files, "layout": input.layout, "rows": counts });
+    }
+    let manifest = out.publish(details.clone()).await?;
+    details["manifest_run_id"] = json!(manifest.run_id);
+    result.details = details;
+    Ok(result)
+}
+
+/// Runs one log's classification query, writes the kept rows and counts every outcome.
+async fn filter_log(
+    ctx: &SessionContext,
+    out: &mut OutputWriter<'_>,
+    table: &str,
+    sql: &str,
+    input: &Input,
+    date: NaiveDate,
+) -> anyhow::Result<BTreeMap<String, u64>> {
+    let params = [
+        ("day", Some(date.to_string())),
+        ("partition", input.partition_date.map(|d| d.to_string())),
+    ];
+    let df = query(ctx, &format!("filter_{table}"), sql, &params).await?;
+    let full = df.schema().as_arrow().clone();
+    let outcome_idx = full.index_of("outcome")?;
+    let keep: Vec<usize> = (0..full.fields().len())
+        .filter(|i| *i != outcome_idx)
+        .collect();
+    let schema = std::sync::Arc::new(full.project(&keep)?);
+    let mut writer = out.table(table, plain_schema(&schema))?;
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut stream = df
+        .execute_stream()
+        .await
+        .with_context(|| format!("reading {table}"))?;
+    while let Some(batch) = stream
+        .try_next()
+        .await
+        .with_context(|| format!("reading {table}"))?
+    {
+        let outcome = cast(batch.column(outcome_idx), &DataType::Utf8)?;
+        let outcome = outcome
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .context("outcome column")?;
+        let mut kept = 0u64;
+        let mask: BooleanArray = outcome
+            .iter()
+            .map(|o| {
+                let o = o.unwrap_or("malformed");
+                if let Some(n) = counts.get_mut(o) {
+                    *n += 1;
+                } else {
+                    counts.insert(o.to_owned(), 1);
+                }
+                kept += u64::from(o == "kept");
+                Some(o == "kept")
+            })
+            .collect();
+        if kept > 0 {
+            let rows = filter_record_batch(&batch.project(&keep)?, &mask)?;
+            writer.write(&normalize(rows)?).await?;
+        }
+    }
+    out.finish_table(writer).await?;
+    Ok(counts)
+}

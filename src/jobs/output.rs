@@ -1,0 +1,243 @@
+//! Date-keyed stage outputs under `WORK_URL/<stage>/date=D/`, published by a manifest.
+//!
+//! A stage writes its Parquet files under names unique to the run, then writes `_manifest.json`
+//! (row counts, run id, files) last, then deletes files of earlier runs. Readers go by the
+//! manifest's file list only, so they never see a half-written or mixed output, and a rerun
+//! replaces exactly that date's output.
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, NaiveDate, Utc};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::AsyncArrowWriter;
+use datafusion::parquet::basic::Compression;
+use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::prelude::DataFrame;
+use futures::TryStreamExt;
+use object_store::buffered::BufWriter;
+use object_store::path::Path as ObjPath;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::storage::Location;
+
+pub const MANIFEST: &str = "_manifest.json";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub stage: String,
+    pub date: NaiveDate,
+    pub run_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    /// The output's tables (e.g. `product_views`, `ads_views`), each one or more files.
+    pub files: Vec<ManifestFile>,
+    /// Stage-specific counts (rows kept and skipped by reason, …).
+    pub counts: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManifestFile {
+    pub table: String,
+    /// Relative to the stage's date directory.
+    pub path: String,
+    pub rows: u64,
+}
+
+impl Manifest {
+    /// Full URLs of one table's files, for DataFusion.
+    pub fn urls(&self, work: &Location, table: &str) -> Vec<String> {
+        let dir = stage_dir(&self.stage, self.date);
+        self.files
+            .iter()
+            .filter(|f| f.table == table)
+            .map(|f| work.url_of(&format!("{dir}{}", f.path)))
+            .collect()
+    }
+}
+
+pub fn stage_dir(stage: &str, date: NaiveDate) -> String {
+    format!("{stage}/date={date}/")
+}
+
+/// A stage output being written by one run.
+pub struct OutputWriter<'a> {
+    work: &'a Location,
+    stage: &'static str,
+    date: NaiveDate,
+    run_id: Uuid,
+    files: Vec<ManifestFile>,
+}
+
+impl<'a> OutputWriter<'a> {
+    pub fn new(work: &'a Location, stage: &'static str, date: NaiveDate) -> Self {
+        Self {
+            work,
+            stage,
+            date,
+            run_id: Uuid::new_v4(),
+            files: Vec::new(),
+        }
+    }
+
+    /// Opens a Parquet file for `table`, named after this run so it never overwrites live data.
+    pub fn table(&mut self, table: &str, schema: SchemaRef) -> anyhow::Result<TableWriter> {
+        let path = format!("{table}/part-{}.parquet", self.run_id);
+        let key = format!("{}{}", self.key_prefix(), path);
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(1 << 20))
+            .build();
+        let sink = BufWriter::new(Arc::clone(&self.work.store), ObjPath::from(key.as_str()));
+        let writer = AsyncArrowWriter::try_new(sink, schema, Some(props))?;
+        Ok(TableWriter {
+            table: table.to_owned(),
+            path,
+            writer,
+            rows: 0,
+        })
+    }
+
+    pub async fn finish_table(&mut self, t: TableWriter) -> anyhow::Result<u64> {
+        let rows = t.rows;
+        t.writer
+            .close()
+            .await
+            .with_context(|| format!("writing {} output", t.table))?;
+        self.files.push(ManifestFile {
+            table: t.table,
+            path: t.path,
+            rows,
+        });
+        Ok(rows)
+    }
+
+    /// Writes the manifest (publishing the output), then removes files of earlier runs.
+    pub async fn publish(self, counts: serde_json::Value) -> anyhow::Result<Manifest> {
+        let manifest = Manifest {
+            stage: self.stage.to_owned(),
+            date: self.date,
+            run_id: self.run_id,
+            created_at: Utc::now(),
+            files: self.files,
+            counts,
+        };
+        let dir = stage_dir(self.stage, self.date);
+        self.work
+            .put(
+                &format!("{dir}{MANIFEST}"),
+                serde_json::to_vec_pretty(&manifest)?.into(),
+            )
+            .await?;
+        let stale: Vec<String> = self
+            .work
+            .list(&dir)
+            .await?
+            .into_iter()
+            .map(|e| e.rel)
+            .filter(|rel| {
+                let name = &rel[dir.len()..];
+                name != MANIFEST && !manifest.files.iter().any(|f| f.path == name)
+            })
+            .collect();
+        self.work
+            .delete(&stale)
+            .await
+            .context("removing an earlier run's output")?;
+        Ok(manifest)
+    }
+
+    fn key_prefix(&self) -> String {
+        let url = self.work.url_of(&stage_dir(self.stage, self.date));
+        let store_root = self.work.store_url.as_str().trim_end_matches('/').len();
+        let path = url[store_root..].trim_start_matches('/');
+        percent_encoding::percent_decode_str(path)
+            .decode_utf8_lossy()
+            .into_owned()
+    }
+}
+
+pub struct TableWriter {
+    table: String,
+    path: String,
+    writer: AsyncArrowWriter<BufWriter>,
+    rows: u64,
+}
+
+impl TableWriter {
+    pub async fn write(&mut self, batch: &RecordBatch) -> anyhow::Result<()> {
+        if batch.num_rows() > 0 {
+            self.rows += batch.num_rows() as u64;
+            self.writer.write(batch).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The manifest of an upstream stage's output; a clear error if that output is not complete.
+pub async fn read_manifest(
+    work: &Location,
+    stage: &str,
+    date: NaiveDate,
+) -> anyhow::Result<Manifest> {
+    let rel = format!("{}{MANIFEST}", stage_dir(stage, date));
+    let Some(bytes) = work.get(&rel).await? else {
+        bail!(
+            "no complete {stage} output for {date} (no manifest at {}): run {stage} for {date} first",
+            work.url_of(&rel)
+        );
+    };
+    let m: Manifest = serde_json::from_slice(&bytes)
+        .with_context(|| format!("the {stage} manifest for {date} is unreadable"))?;
+    if m.stage != stage || m.date != date {
+        bail!(
+            "the manifest at {} describes {} {}, not {stage} {date}",
+            work.url_of(&rel),
+            m.stage,
+            m.date
+        );
+    }
+    Ok(m)
+}
+
+/// Streams a query's result into a table of the output; returns the rows written.
+pub async fn write_df(
+    out: &mut OutputWriter<'_>,
+    table: &str,
+    df: DataFrame,
+) -> anyhow::Result<u64> {
+    let schema = plain_schema(df.schema().as_arrow());
+    let mut writer = out.table(table, schema)?;
+    let mut stream = df.execute_stream().await?;
+    while let Some(batch) = stream.try_next().await? {
+        writer.write(&normalize(batch)?).await?;
+    }
+    out.finish_table(writer).await
+}
+
+/// Parquet outputs use plain Utf8 strings, whatever string view types the plan produced.
+pub fn plain_schema(schema: &Schema) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8View | DataType::LargeUtf8 => {
+                f.as_ref().clone().with_data_type(DataType::Utf8)
+            }
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+pub fn normalize(batch: RecordBatch) -> anyhow::Result<RecordBatch> {
+    let schema = plain_schema(&batch.schema());
+    let cols = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(c, f)| cast(c, f.data_type()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new(schema, cols)?)
+}

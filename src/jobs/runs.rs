@@ -1,0 +1,178 @@
+//! The `job_runs` table: one function per statement in `sql/queries/job_runs_*.sql`.
+use chrono::{DateTime, NaiveDate, Utc};
+use deadpool_postgres::{GenericClient, Pool};
+use serde::Serialize;
+use tokio_postgres::Row;
+use tokio_postgres::error::SqlState;
+use uuid::Uuid;
+
+use crate::domain::Task;
+use crate::error::AppError;
+
+const INSERT: &str = include_str!("../../sql/queries/job_runs_insert.sql");
+const FINISH: &str = include_str!("../../sql/queries/job_runs_finish.sql");
+const GET: &str = include_str!("../../sql/queries/job_runs_get.sql");
+const RUNNING: &str = include_str!("../../sql/queries/job_runs_running.sql");
+const LIST: &str = include_str!("../../sql/queries/job_runs_list.sql");
+const LAST: &str = include_str!("../../sql/queries/job_runs_last.sql");
+const FAIL_ORPHANS: &str = include_str!("../../sql/queries/job_runs_fail_orphans.sql");
+
+/// Every statement above, for the test that prepares them all against a migrated database.
+pub const ALL_SQL: [&str; 7] = [INSERT, FINISH, GET, RUNNING, LIST, LAST, FAIL_ORPHANS];
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Run {
+    pub id: Uuid,
+    pub task: String,
+    pub date: NaiveDate,
+    /// `running`, `succeeded` or `failed`.
+    pub status: String,
+    /// `http` or `cli`.
+    pub trigger: String,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+    pub rows_in: Option<i64>,
+    pub rows_out: Option<i64>,
+    pub bad_rows: Option<i64>,
+    pub details: serde_json::Value,
+    pub error: Option<String>,
+    pub links: Links,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Links {
+    #[serde(rename = "self")]
+    pub self_: String,
+}
+
+impl Run {
+    pub fn is_finished(&self) -> bool {
+        self.status != "running"
+    }
+
+    fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
+        let id: Uuid = row.try_get("id")?;
+        let started_at: Option<DateTime<Utc>> = row.try_get("started_at")?;
+        let finished_at: Option<DateTime<Utc>> = row.try_get("finished_at")?;
+        Ok(Self {
+            id,
+            task: row.try_get("task")?,
+            date: row.try_get("date")?,
+            status: row.try_get("status")?,
+            trigger: row.try_get("trigger")?,
+            created_at: row.try_get("created_at")?,
+            started_at,
+            finished_at,
+            duration_ms: started_at
+                .zip(finished_at)
+                .map(|(s, f)| (f - s).num_milliseconds()),
+            rows_in: row.try_get("rows_in")?,
+            rows_out: row.try_get("rows_out")?,
+            bad_rows: row.try_get("bad_rows")?,
+            details: row.try_get("details")?,
+            error: row.try_get("error")?,
+            links: Links {
+                self_: format!("/jobs/runs/{id}"),
+            },
+        })
+    }
+}
+
+/// What a finished run recorded.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub succeeded: bool,
+    pub rows_in: i64,
+    pub rows_out: i64,
+    pub bad_rows: i64,
+    pub details: serde_json::Value,
+    pub error: Option<String>,
+}
+
+/// Starts a run, or answers 409 naming the run of the same task and date already under way.
+pub async fn insert(
+    pool: &Pool,
+    task: Task,
+    date: NaiveDate,
+    trigger: &str,
+) -> Result<Run, AppError> {
+    let client = pool.get().await?;
+    let stmt = client.prepare_cached(INSERT).await?;
+    match client
+        .query_one(&stmt, &[&Uuid::new_v4(), &task.as_str(), &date, &trigger])
+        .await
+    {
+        Ok(row) => Ok(Run::from_row(&row)?),
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            let stmt = client.prepare_cached(RUNNING).await?;
+            let running: Option<Uuid> = client
+                .query_opt(&stmt, &[&task.as_str(), &date])
+                .await?
+                .map(|r| r.get(0));
+            let id = running.map_or("(just finished)".to_owned(), |id| id.to_string());
+            Err(AppError::Conflict {
+                message: format!("{task} for {date} is already running as run {id}"),
+                location: format!("/jobs/runs/{id}"),
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn finish(pool: &Pool, id: Uuid, o: &Outcome) -> Result<(), AppError> {
+    let client = pool.get().await?;
+    let stmt = client.prepare_cached(FINISH).await?;
+    let status = if o.succeeded { "succeeded" } else { "failed" };
+    client
+        .execute(
+            &stmt,
+            &[
+                &id,
+                &status,
+                &o.rows_in,
+                &o.rows_out,
+                &o.bad_rows,
+                &o.details,
+                &o.error,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+pub async fn get(client: &impl GenericClient, id: Uuid) -> Result<Option<Run>, AppError> {
+    let stmt = client.prepare_cached(GET).await?;
+    Ok(client
+        .query_opt(&stmt, &[&id])
+        .await?
+        .as_ref()
+        .map(Run::from_row)
+        .transpose()?)
+}
+
+pub async fn list(
+    client: &impl GenericClient,
+    task: Option<Task>,
+    date: Option<NaiveDate>,
+    limit: i64,
+) -> Result<Vec<Run>, AppError> {
+    let stmt = client.prepare_cached(LIST).await?;
+    let task = task.map(Task::as_str);
+    let rows = client.query(&stmt, &[&task, &date, &limit]).await?;
+    Ok(rows.iter().map(Run::from_row).collect::<Result<_, _>>()?)
+}
+
+pub async fn last_per_task(client: &impl GenericClient) -> Result<Vec<Run>, AppError> {
+    let stmt = client.prepare_cached(LAST).await?;
+    let rows = client.query(&stmt, &[]).await?;
+    Ok(rows.iter().map(Run::from_row).collect::<Result<_, _>>()?)
+}
+
+/// Marks running runs failed: all of them (`None`, at startup) or the given ones (at shutdown).
+pub async fn fail_orphans(pool: &Pool, ids: Option<&[Uuid]>) -> Result<u64, AppError> {
+    let client = pool.get().await?;
+    let ids = ids.map(<[Uuid]>::to_vec);
+    Ok(client.query(FAIL_ORPHANS, &[&ids]).await?.len() as u64)
+}

@@ -1,0 +1,246 @@
+//! `/jobs`: trigger pipeline stages and follow their runs. Bearer auth on every route.
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::NaiveDate;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+use warp::http::{StatusCode, header};
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use super::{AppState, with_state};
+use crate::domain::{Task, parse_date};
+use crate::error::{AppError, respond};
+use crate::jobs::Run;
+
+/// App Runner cuts a request at 120 s; a long poll must answer well before.
+pub const MAX_WAIT_SECS: u64 = 110;
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 500;
+
+/// The accepted tokens. Compared in constant time; never logged.
+pub struct Auth {
+    tokens: Vec<SecretString>,
+}
+
+impl Auth {
+    pub fn new(tokens: &[SecretString]) -> Self {
+        Self {
+            tokens: tokens.to_vec(),
+        }
+    }
+
+    fn accepts(&self, header: Option<&str>) -> bool {
+        let Some(given) = header
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+        else {
+            return false;
+        };
+        // Check every token (no early exit), so timing does not tell which one matched.
+        self.tokens.iter().fold(false, |ok, t| {
+            ok | bool::from(t.expose_secret().as_bytes().ct_eq(given.as_bytes()))
+        })
+    }
+}
+
+/// Placed after the path filters, so an unknown path is a 404 and not a 401.
+fn authorized(state: AppState) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::header::optional::<String>("authorization")
+        .and(with_state(state))
+        .and_then(|h: Option<String>, state: AppState| async move {
+            if state.auth.accepts(h.as_deref()) {
+                Ok(())
+            } else {
+                Err(warp::reject::custom(AppError::Unauthorized))
+            }
+        })
+        .untuple_one()
+}
+
+#[derive(Deserialize)]
+struct TriggerQuery {
+    date: Option<String>,
+    wait: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TriggerBody {
+    date: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WaitQuery {
+    wait: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    task: Option<String>,
+    date: Option<String>,
+    limit: Option<String>,
+}
+
+pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    // POST /jobs/{task}?date=YYYY-MM-DD&wait=SECONDS  (or JSON body {"date": "YYYY-MM-DD"})
+    let trigger = warp::path!("jobs" / Task)
+        .and(warp::post())
+        .and(authorized(state.clone()))
+        .and(warp::query::<TriggerQuery>())
+        .and(warp::body::content_length_limit(16 * 1024))
+        .and(warp::body::bytes())
+        .and(with_state(state.clone()))
+        .then(|task, q, body, state| async move { respond(trigger(task, q, body, state).await) });
+    // GET /jobs/runs/{id}?wait=SECONDS
+    let get = warp::path!("jobs" / "runs" / String)
+        .and(warp::get())
+        .and(authorized(state.clone()))
+        .and(warp::query::<WaitQuery>())
+        .and(with_state(state.clone()))
+        .then(
+            |id: String, q: WaitQuery, state| async move { respond(get_run(&id, q, state).await) },
+        );
+    // GET /jobs/runs?task=&date=&limit=
+    let list = warp::path!("jobs" / "runs")
+        .and(warp::get())
+        .and(authorized(state.clone()))
+        .and(warp::query::<ListQuery>())
+        .and(with_state(state))
+        .then(|q: ListQuery, state| async move { respond(list_runs(q, state).await) });
+    trigger.or(get).unify().or(list).unify()
+}
+
+async fn trigger(
+    task: Task,
+    q: TriggerQuery,
+    body: Bytes,
+    state: AppState,
+) -> Result<Response, AppError> {
+    let from_body = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let b: TriggerBody = serde_json::from_slice(&body).map_err(|e| {
+            AppError::bad_request("invalid_body", format!("invalid JSON body: {e}"))
+        })?;
+        b.date
+    };
+    let raw = q.date.or(from_body).ok_or_else(|| {
+        AppError::bad_request(
+            "missing_date",
+            "missing date: pass ?date=YYYY-MM-DD or a JSON body {\"date\": \"YYYY-MM-DD\"}",
+        )
+    })?;
+    let date: NaiveDate = parse_date("date", &raw)?;
+    let wait = parse_wait(q.wait.as_deref())?;
+    let run = state.jobs.start(task, date, "http").await?;
+    let run = if wait.is_zero() {
+        run
+    } else {
+        state.jobs.wait(run.id, wait).await?.unwrap_or(run)
+    };
+    Ok(run_reply(&run))
+}
+
+async fn get_run(id: &str, q: WaitQuery, state: AppState) -> Result<Response, AppError> {
+    let id: Uuid = id.parse().map_err(|_| {
+        AppError::bad_request(
+            "invalid_id",
+            format!("invalid run id {id:?}: expected a UUID"),
+        )
+    })?;
+    let wait = parse_wait(q.wait.as_deref())?;
+    match state.jobs.wait(id, wait).await? {
+        Some(run) => Ok(run_reply(&run)),
+        None => Err(AppError::NotFound(format!("no run {id}"))),
+    }
+}
+
+async fn list_runs(q: ListQuery, state: AppState) -> Result<Response, AppError> {
+    let task = q
+        .task
+        .map(|t| {
+            t.parse::<Task>()
+                .map_err(|e| AppError::bad_request("invalid_task", e.to_string()))
+        })
+        .transpose()?;
+    let date = q
+        .date
+        .as_deref()
+        .map(|d| parse_date("date", d))
+        .transpose()?;
+    let limit = match q.limit.as_deref() {
+        None => DEFAULT_LIMIT,
+        Some(raw) => raw
+            .parse()
+            .ok()
+            .filter(|l| (1..=MAX_LIMIT).contains(l))
+            .ok_or_else(|| {
+                AppError::bad_request(
+                    "invalid_limit",
+                    format!("invalid limit {raw:?}: expected an integer from 1 to {MAX_LIMIT}"),
+                )
+            })?,
+    };
+    let runs = state.jobs.list(task, date, limit).await?;
+    Ok(warp::reply::json(&serde_json::json!({ "runs": runs })).into_response())
+}
+
+/// `?wait=` in seconds, clamped to what the platform allows.
+fn parse_wait(raw: Option<&str>) -> Result<Duration, AppError> {
+    let Some(raw) = raw else {
+        return Ok(Duration::ZERO);
+    };
+    let secs: u64 = raw.parse().map_err(|_| {
+        AppError::bad_request(
+            "invalid_wait",
+            format!("invalid wait {raw:?}: expected whole seconds, 0 to {MAX_WAIT_SECS}"),
+        )
+    })?;
+    Ok(Duration::from_secs(secs.min(MAX_WAIT_SECS)))
+}
+
+/// 200 for a finished run, 202 (with Location) while it runs.
+fn run_reply(run: &Run) -> Response {
+    let status = if run.is_finished() {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    let reply = warp::reply::with_status(warp::reply::json(run), status);
+    warp::reply::with_header(reply, header::LOCATION, run.links.self_.as_str()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_checked_exactly() {
+        let auth = Auth::new(&[SecretString::from("old"), SecretString::from("new-token")]);
+        assert!(auth.accepts(Some("Bearer new-token")));
+        assert!(auth.accepts(Some("Bearer old")));
+        for bad in [
+            None,
+            Some("Bearer "),
+            Some("Bearer new"),
+            Some("new-token"),
+            Some("Basic new-token"),
+        ] {
+            assert!(!auth.accepts(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn wait_is_clamped_and_validated() {
+        assert_eq!(parse_wait(None).unwrap(), Duration::ZERO);
+        assert_eq!(
+            parse_wait(Some("500")).unwrap(),
+            Duration::from_secs(MAX_WAIT_SECS)
+        );
+        assert!(parse_wait(Some("-1")).is_err());
+        assert!(parse_wait(Some("soon")).is_err());
+    }
+}
