@@ -61,6 +61,24 @@ fn authorized(state: AppState) -> impl Filter<Extract = (), Error = Rejection> +
         .untuple_one()
 }
 
+/// The optional JSON body. `content_length_limit` would refuse a POST with no body at all (no
+/// Content-Length), which is how curl and Airflow send `?date=` triggers; so check the length here.
+fn small_body() -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
+    const LIMIT: u64 = 16 * 1024;
+    warp::header::optional::<u64>("content-length")
+        .and_then(|len: Option<u64>| async move {
+            match len {
+                Some(n) if n > LIMIT => Err(warp::reject::custom(AppError::bad_request(
+                    "invalid_body",
+                    format!("request body too large (over {LIMIT} bytes)"),
+                ))),
+                _ => Ok(()),
+            }
+        })
+        .untuple_one()
+        .and(warp::body::bytes())
+}
+
 #[derive(Deserialize)]
 struct TriggerQuery {
     date: Option<String>,
@@ -90,8 +108,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(warp::post())
         .and(authorized(state.clone()))
         .and(warp::query::<TriggerQuery>())
-        .and(warp::body::content_length_limit(16 * 1024))
-        .and(warp::body::bytes())
+        .and(small_body())
         .and(with_state(state.clone()))
         .then(|task, q, body, state| async move { respond(trigger(task, q, body, state).await) });
     // GET /jobs/runs/{id}?wait=SECONDS

@@ -1,0 +1,192 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+use crate::helpers::{
+    Options, admin_url, assert_error, create_database, spawn_app, spawn_app_with,
+};
+
+#[tokio::test]
+async fn healthz_and_readyz_answer() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.get_json("/healthz").await,
+        (200, serde_json::json!({"status": "ok"}))
+    );
+    assert_eq!(
+        app.get_json("/readyz/").await,
+        (200, serde_json::json!({"status": "ready"}))
+    );
+    app.stop().await;
+}
+
+/// A TCP proxy to Postgres that can be cut (closing every connection and refusing new ones).
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    cut: Arc<Notify>,
+}
+
+impl Proxy {
+    async fn start(target: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let cut = Arc::new(Notify::new());
+        let (up2, cut2) = (up.clone(), cut.clone());
+        tokio::spawn(async move {
+            loop {
+                let (mut client, _) = listener.accept().await.unwrap();
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection closes at once
+                }
+                let target = target.clone();
+                let cut = cut2.clone();
+                tokio::spawn(async move {
+                    let mut server = TcpStream::connect(target).await.unwrap();
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        () = cut.notified() => {}
+                    }
+                });
+            }
+        });
+        Self { port, up, cut }
+    }
+
+    fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+        if !up {
+            self.cut.notify_waiters();
+        }
+    }
+}
+
+#[tokio::test]
+async fn readyz_is_503_while_the_database_is_unreachable_and_recovers_without_restart() {
+    let (name, _) = create_database().await;
+    let admin = url::Url::parse(&admin_url()).unwrap();
+    let target = format!(
+        "{}:{}",
+        admin.host_str().unwrap(),
+        admin.port().unwrap_or(5432)
+    );
+    let proxy = Proxy::start(target).await;
+    let via_proxy = format!(
+        "postgres://{}@127.0.0.1:{}/{name}",
+        admin.username(),
+        proxy.port
+    );
+    let app = spawn_app_with(Options {
+        database_url: Some(via_proxy),
+        ..Options::default()
+    })
+    .await;
+    app.seed("2024-05-01", "ADV1", "top_ctr", 1).await;
+    assert_eq!(app.get_json("/readyz").await.0, 200);
+
+    proxy.set_up(false);
+    let (status, body) = app.get_json("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert_error(&body, "unavailable");
+    let (status, body) = app.get_json("/recommendations/ADV1/TopCTR").await;
+    assert_eq!(status, 503, "{body}");
+    let msg = body["error"]["message"].as_str().unwrap();
+    assert!(
+        !msg.contains("127.0.0.1") && !msg.contains("postgres"),
+        "no internals: {msg}"
+    );
+    assert_eq!(
+        app.get_json("/healthz").await.0,
+        200,
+        "the process itself is fine"
+    );
+
+    proxy.set_up(true);
+    assert_eq!(app.get_json("/readyz").await.0, 200);
+    assert_eq!(app.get_json("/recommendations/ADV1/TopCTR").await.0, 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_count_requests_per_route_in_prometheus_format() {
+    let app = spawn_app().await;
+    app.get("/recommendations/A/TopCTR").await;
+    app.get("/recommendations/B/TopCTR/").await;
+    app.get("/healthz").await;
+
+    let r = app.get("/metrics").await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = r.text().await.unwrap();
+    let route = "route=\"/recommendations/{advertiser_id}/{model}\"";
+    assert!(
+        text.contains(&format!(
+            "adrec_http_requests_total{{{route},status=\"4xx\"}} 2"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "adrec_http_request_duration_seconds_count{{{route}}} 2"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("adrec_http_requests_total{route=\"/healthz\",status=\"2xx\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("# TYPE adrec_http_request_duration_seconds histogram"));
+    assert!(text.contains("adrec_job_runs_total{task=\"pipeline\",status=\"succeeded\"} 0"));
+    assert!(text.contains("adrec_db_pool_connections{state=\"open\"}"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn openapi_describes_every_route_and_docs_are_self_contained() {
+    let app = spawn_app().await;
+    let (status, spec) = app.get_json("/openapi.json").await;
+    assert_eq!(status, 200);
+    let paths = spec["paths"].as_object().expect("paths");
+    for p in [
+        "/recommendations/{advertiser_id}/{model}",
+        "/history/{advertiser_id}",
+        "/stats",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/jobs/{task}",
+        "/jobs/runs/{id}",
+        "/jobs/runs",
+    ] {
+        assert!(paths.contains_key(p), "openapi.json lacks {p}");
+    }
+    let r = app.get("/docs").await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = r.text().await.unwrap();
+    assert!(html.contains("openapi.json"), "the page loads the spec");
+    for external in ["http://", "https://", "//cdn"] {
+        assert!(
+            !html.contains(&format!("src=\"{external}")),
+            "no external scripts"
+        );
+        assert!(
+            !html.contains(&format!("href=\"{external}")),
+            "no external styles"
+        );
+    }
+    app.stop().await;
+}

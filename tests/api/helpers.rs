@@ -1,0 +1,261 @@
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::time::Duration;
+
+use adrec::config::{AuthConfig, Config, DbConfig, ServerConfig, StorageConfig, parse_dir_url};
+use adrec::startup::Application;
+use chrono::NaiveDate;
+use secrecy::SecretString;
+use serde_json::Value;
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+
+pub const TOKEN: &str = "test-token-0123456789";
+
+static TRACING: Once = Once::new();
+
+pub fn admin_url() -> String {
+    std::env::var("ADREC_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A throwaway database, created and then migrated by the app's own startup.
+pub async fn create_database() -> (String, String) {
+    let name = format!("adrec_test_{}", Uuid::new_v4().simple());
+    let (client, conn) = tokio_postgres::connect(&format!("{}/postgres", admin_url()), NoTls)
+        .await
+        .expect("Postgres at ADREC_TEST_PG (start one with `make db-up`)");
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    (name.clone(), format!("{}/{name}", admin_url()))
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: tokio_postgres::Client,
+    pub database_url: String,
+    pub raw: PathBuf,
+    pub work: PathBuf,
+    _dirs: tempfile::TempDir,
+    pub stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub struct Options {
+    pub database_url: Option<String>,
+    pub raw_url: Option<String>,
+    pub work_url: Option<String>,
+    pub retention_days: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            raw_url: None,
+            work_url: None,
+            retention_days: 30,
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(opts: Options) -> TestApp {
+    TRACING.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            adrec::telemetry::init();
+        }
+    });
+    let dirs = tempfile::tempdir().unwrap();
+    let raw = dirs.path().join("raw");
+    let work = dirs.path().join("work");
+    std::fs::create_dir_all(&raw).unwrap();
+    std::fs::create_dir_all(&work).unwrap();
+    let database_url = match opts.database_url {
+        Some(u) => u,
+        None => create_database().await.1,
+    };
+    let config = config(
+        &database_url,
+        opts.raw_url.as_deref().unwrap_or(raw.to_str().unwrap()),
+        opts.work_url.as_deref().unwrap_or(work.to_str().unwrap()),
+        opts.retention_days,
+    );
+    let app = Application::build(config).await.expect("the app builds");
+    let base = format!("http://{}", app.addr());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(app.run_until_stopped(async {
+        let _ = rx.await;
+    }));
+    let (db, conn) = tokio_postgres::connect(&database_url, NoTls).await.unwrap();
+    tokio::spawn(conn);
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        db,
+        database_url,
+        raw,
+        work,
+        _dirs: dirs,
+        stop: Some(tx),
+        handle: Some(handle),
+    }
+}
+
+pub fn config(database_url: &str, raw: &str, work: &str, retention_days: u32) -> Config {
+    Config {
+        db: DbConfig {
+            url: SecretString::from(database_url.to_owned()),
+            pool_size: 8,
+            ca_file: None,
+        },
+        storage: StorageConfig {
+            raw_url: parse_dir_url(raw).unwrap(),
+            work_url: parse_dir_url(work).unwrap(),
+            retention_days,
+        },
+        auth: AuthConfig {
+            tokens: vec![SecretString::from("old-token"), SecretString::from(TOKEN)],
+        },
+        server: ServerConfig {
+            host: [127, 0, 0, 1].into(),
+            port: 0,
+            shutdown_grace: Duration::from_secs(2),
+        },
+    }
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let r = self.get(path).await;
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post_job(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut req = self.client.post(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get_auth(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Runs a task over HTTP, long-polling until it finishes; returns the finished run.
+    pub async fn run_task(&self, task: &str, date: &str) -> Value {
+        let (status, mut run) = self
+            .post_job(&format!("/jobs/{task}?date={date}&wait=60"), Some(TOKEN))
+            .await;
+        assert!(
+            status == 200 || status == 202,
+            "{task} {date}: {status} {run}"
+        );
+        while run["status"] == "running" {
+            let (_, r) = self
+                .get_auth(&format!(
+                    "/jobs/runs/{}?wait=30",
+                    run["id"].as_str().unwrap()
+                ))
+                .await;
+            run = r;
+        }
+        run
+    }
+
+    /// Inserts `n` ranked rows for (date, advertiser, model).
+    pub async fn seed(&self, date: &str, adv: &str, model: &str, n: i16) {
+        let date: NaiveDate = date.parse().unwrap();
+        for rank in 1..=n {
+            let (score, clicks, imps, views): (f64, Option<i64>, Option<i64>, Option<i64>) =
+                if model == "top_ctr" {
+                    (
+                        1.0 / f64::from(rank),
+                        Some(i64::from(21 - rank)),
+                        Some(100),
+                        None,
+                    )
+                } else {
+                    (
+                        f64::from(100 - rank),
+                        None,
+                        None,
+                        Some(i64::from(100 - rank)),
+                    )
+                };
+            self.db
+                .execute(
+                    "INSERT INTO recommendations VALUES ($1, $2, $3::text::rec_model, $4, $5, $6, $7, $8, $9)",
+                    &[&date, &adv, &model, &rank, &format!("p{rank:02}"), &score, &clicks, &imps, &views],
+                )
+                .await
+                .unwrap();
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+    }
+}
+
+/// Writes `content` to `dir/rel`, creating folders.
+pub fn write(dir: &Path, rel: &str, content: &str) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, content).unwrap();
+}
+
+/// The course data shipped beside the repository.
+pub fn course_data(cohort: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(cohort);
+    assert!(p.exists(), "course data missing at {}", p.display());
+    p.canonicalize().unwrap()
+}
+
+pub fn assert_error(body: &Value, code: &str) {
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert_eq!(
+        body.as_object().unwrap().len(),
+        1,
+        "only the error key: {body}"
+    );
+}

@@ -1,0 +1,301 @@
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::{Options, TOKEN, assert_error, course_data, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn jobs_need_a_valid_bearer_token() {
+    let app = spawn_app().await;
+    for token in [None, Some("wrong"), Some("")] {
+        let (status, body) = app
+            .post_job("/jobs/filter_data?date=2024-05-01", token)
+            .await;
+        assert_eq!(status, 401, "{token:?}");
+        assert_error(&body, "unauthorized");
+    }
+    let r = app
+        .client
+        .get(format!("{}/jobs/runs", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    // Either configured token works (rotation).
+    let (status, _) = app
+        .post_job("/jobs/filter_data?date=bad", Some("old-token"))
+        .await;
+    assert_eq!(status, 400);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_are_named() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .post_job("/jobs/nope?date=2024-05-01", Some(TOKEN))
+        .await;
+    assert_eq!(status, 404, "unknown task: {body}");
+    assert_error(&body, "not_found");
+
+    let (status, body) = app
+        .post_job("/jobs/top_ctr?date=2024-5-1", Some(TOKEN))
+        .await;
+    assert_eq!(status, 400);
+    assert_error(&body, "invalid_date");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("YYYY-MM-DD")
+    );
+
+    let (status, body) = app.post_job("/jobs/top_ctr", Some(TOKEN)).await;
+    assert_eq!(status, 400);
+    assert_error(&body, "missing_date");
+
+    let r = app
+        .client
+        .post(format!("{}/jobs/top_ctr", app.base))
+        .bearer_auth(TOKEN)
+        .body("{nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert_error(&r.json().await.unwrap(), "invalid_body");
+
+    let (status, body) = app.get_auth("/jobs/runs/not-a-uuid").await;
+    assert_eq!(status, 400);
+    assert_error(&body, "invalid_id");
+    let (status, _) = app
+        .get_auth(&format!("/jobs/runs/{}", uuid::Uuid::new_v4()))
+        .await;
+    assert_eq!(status, 404);
+    let (status, body) = app.get_auth("/jobs/runs?limit=0").await;
+    assert_eq!(status, 400);
+    assert_error(&body, "invalid_limit");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_stage_names_the_missing_input_and_keeps_served_data() {
+    let app = spawn_app().await;
+    app.seed("2024-05-01", "ADV1", "top_ctr", 3).await;
+
+    // top_ctr before filter_data: no manifest for that date.
+    let run = app.run_task("top_ctr", "2024-05-02").await;
+    assert_eq!(run["status"], "failed", "{run}");
+    let err = run["error"].as_str().unwrap();
+    assert!(
+        err.contains("filtered") && err.contains("2024-05-02"),
+        "{err}"
+    );
+    // filter_data with no raw logs at all.
+    let run = app.run_task("filter_data", "2024-05-02").await;
+    assert_eq!(run["status"], "failed");
+    assert!(
+        run["error"]
+            .as_str()
+            .unwrap()
+            .contains("not found under RAW_URL"),
+        "{run}"
+    );
+
+    let (status, body) = app.get_json("/recommendations/ADV1/TopCTR").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["date"], "2024-05-01");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_pipeline_runs_over_http_on_the_course_data() {
+    let raw = course_data("juanspadaro-mlops_utdt");
+    let app = spawn_app_with(Options {
+        raw_url: Some(raw.to_str().unwrap().to_owned()),
+        ..Options::default()
+    })
+    .await;
+
+    // The date in a JSON body, with a long poll.
+    let r = app
+        .client
+        .post(format!("{}/jobs/pipeline?wait=100", app.base))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"date": "2024-11-25"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let run: Value = r.json().await.unwrap();
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["task"], "pipeline");
+    assert_eq!(
+        run["links"]["self"],
+        format!("/jobs/runs/{}", run["id"].as_str().unwrap())
+    );
+    assert_eq!(run["rows_out"], 800, "20 advertisers x 2 models x 20");
+    // 2,611 active ad events + 2,667 active views that day (checked with awk on the files).
+    assert_eq!(run["details"]["filter_data"]["rows_out"], 2611 + 2667);
+
+    // Expected values computed independently (Python's csv module) from the raw files.
+    let (status, body) = app
+        .get_json("/recommendations/IDOFCO721HTJGDH7332G/TopProduct")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["date"], "2024-11-25");
+    let recs = body["recommendations"].as_array().unwrap();
+    assert_eq!(recs.len(), 20);
+    let top: Vec<(&str, i64)> = recs[..5]
+        .iter()
+        .map(|r| {
+            (
+                r["product_id"].as_str().unwrap(),
+                r["views"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        top,
+        [
+            ("20peku", 5),
+            ("uz6mwe", 5),
+            ("6r9sgw", 4),
+            ("gnglwo", 4),
+            ("o6d759", 4)
+        ]
+    );
+    assert_eq!(
+        (
+            recs[19]["product_id"].as_str().unwrap(),
+            recs[19]["score"].as_f64().unwrap()
+        ),
+        ("9gh88y", 2.0)
+    );
+
+    let (_, body) = app
+        .get_json("/recommendations/IDOFCO721HTJGDH7332G/TopCTR")
+        .await;
+    let recs = body["recommendations"].as_array().unwrap();
+    let top: Vec<(&str, i64, i64)> = recs[..4]
+        .iter()
+        .map(|r| {
+            (
+                r["product_id"].as_str().unwrap(),
+                r["clicks"].as_i64().unwrap(),
+                r["impressions"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        top,
+        [
+            ("3ql6y1", 1, 3),
+            ("9c6zy4", 1, 4),
+            ("015ly6", 0, 1),
+            ("09aor9", 0, 1)
+        ]
+    );
+    assert_eq!(recs[0]["score"].as_f64().unwrap(), 1.0 / 3.0);
+    assert_eq!(recs[19]["product_id"], "f1mbh0");
+    // qtegns had a click and no impression: left out of the ranking.
+    assert!(recs.iter().all(|r| r["product_id"] != "qtegns"));
+
+    let (status, body) = app
+        .get_auth(&format!("/jobs/runs/{}", run["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "succeeded");
+    let (_, list) = app
+        .get_auth("/jobs/runs?task=pipeline&date=2024-11-25&limit=5")
+        .await;
+    assert_eq!(list["runs"].as_array().unwrap().len(), 1);
+    let (_, stats) = app.get_json("/stats").await;
+    assert_eq!(stats["advertisers"], 20);
+    assert_eq!(stats["last_runs"][0]["task"], "pipeline");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_second_trigger_while_running_is_a_409_naming_the_run() {
+    let dirs = tempfile::tempdir().unwrap();
+    // Big enough that filter_data is still running when the second request comes.
+    adrec::gen_data::generate(&adrec::gen_data::GenOptions {
+        dir: dirs.path().to_owned(),
+        advertisers: 20,
+        inactive: 5,
+        products: 100,
+        days: 1,
+        start: "2024-05-01".parse().unwrap(),
+        views_per_day: 400_000,
+        ads_per_day: 400_000,
+        click_rate: 0.01,
+        big_day: None,
+        big_day_factor: 1,
+        bad_rows_per_day: 0,
+        crlf: false,
+        layout: adrec::gen_data::Layout::Single,
+        seed: 1,
+    })
+    .unwrap();
+    let app = spawn_app_with(Options {
+        raw_url: Some(dirs.path().to_str().unwrap().to_owned()),
+        ..Options::default()
+    })
+    .await;
+
+    let (status, first) = app
+        .post_job("/jobs/filter_data?date=2024-05-01", Some(TOKEN))
+        .await;
+    assert_eq!(status, 202, "{first}");
+    assert_eq!(first["status"], "running");
+    let r = app
+        .client
+        .post(format!("{}/jobs/filter_data?date=2024-05-01", app.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 409);
+    let id = first["id"].as_str().unwrap();
+    assert_eq!(r.headers()["location"], format!("/jobs/runs/{id}"));
+    let body: Value = r.json().await.unwrap();
+    assert_error(&body, "conflict");
+    assert!(body["error"]["message"].as_str().unwrap().contains(id));
+
+    // Long poll until done; a later trigger of the same date is allowed again.
+    let (status, done) = app.get_auth(&format!("/jobs/runs/{id}?wait=100")).await;
+    assert_eq!(status, 200);
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let run = app.run_task("filter_data", "2024-05-01").await;
+    assert_eq!(run["status"], "succeeded");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_run_left_running_by_a_crash_is_failed_at_startup() {
+    let app = spawn_app().await;
+    let id = uuid::Uuid::new_v4();
+    app.db
+        .execute(
+            "INSERT INTO job_runs (id, task, date, status, trigger, started_at) VALUES ($1, 'top_ctr', '2024-05-01', 'running', 'http', now())",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    let url = app.database_url.clone();
+    app.stop().await;
+
+    let app = spawn_app_with(Options {
+        database_url: Some(url),
+        ..Options::default()
+    })
+    .await;
+    let (status, run) = app.get_auth(&format!("/jobs/runs/{id}?wait=1")).await;
+    assert_eq!(status, 200);
+    assert_eq!(run["status"], "failed");
+    assert!(run["error"].as_str().unwrap().contains("interrupted"));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    app.stop().await;
+}

@@ -1,0 +1,12 @@
+//! Integration tests: one binary, each test with its own freshly created and migrated database,
+//! the service started on port 0 through the same startup code as `main`, requests over HTTP.
+//! Needs a Postgres at ADREC_TEST_PG (default postgres://postgres@127.0.0.1:5432); `make test`
+//! starts one if none answers. `TEST_LOG=1` shows the service's logs.
+mod health;
+mod helpers;
+mod history;
+mod jobs_api;
+mod pipeline;
+mod recommendations;
+mod s3;
+mod stats;
