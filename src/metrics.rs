@@ -96,7 +96,7 @@ impl Metrics {
 
 fn route_index(path: &str) -> usize {
     let mut segs = path.trim_matches('/').split('/');
-    let route = match (segs.next(), segs.next(), segs.next(), segs.next()) {
+    match (segs.next(), segs.next(), segs.next(), segs.next()) {
         (Some("recommendations"), Some(_), Some(_), None) => 0,
         (Some("history"), Some(_), None, _) => 1,
         (Some("stats"), None, ..) => 2,
@@ -109,8 +109,7 @@ fn route_index(path: &str) -> usize {
         (Some("jobs"), Some("runs"), None, _) => 10,
         (Some("jobs"), Some(_), None, _) => 8,
         _ => 11,
-    };
-    route
+    }
 }
 
 #[cfg(test)]

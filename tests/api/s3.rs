@@ -50,9 +50,11 @@ async fn start_s3s() -> S3Server {
         .unwrap_or_else(|e| {
             panic!("cannot start {bin} ({e}): run `make s3s-fs` or set ADREC_S3S_FS")
         });
+    // From here on, Drop kills and waits for the child.
+    let server = S3Server { child, port, root };
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return S3Server { child, port, root };
+            return server;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
