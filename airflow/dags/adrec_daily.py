@@ -1,0 +1,264 @@
+"""adrec_daily: run the adrec pipeline for one day, one HTTP call to the service per stage.
+
+`filter_data >> [top_ctr, top_product] >> db_writing`. Each stage is an `AdrecJobOperator` (an `HttpOperator`):
+`POST /jobs/<stage>?wait=100` with `{"date": "{{ ds }}"}`, then, while the run is still running (202, or 409
+for a run of the same stage and date already under way: follow its `Location`), `GET /jobs/runs/<id>?wait=100`.
+The stage succeeds only when the run succeeded. No request lasts more than 110 s: App Runner cuts at 120 s.
+
+`ds` is the day whose logs are complete: the run that fires at 00:00 UTC on D+1 processes D, on Airflow 3 as
+on 2.x (`CronDataIntervalTimetable`; on Airflow 3 `@daily` would fire on D for D itself).
+Base URL and token come from the connection `adrec_api` (`AIRFLOW_CONN_ADREC_API`), see airflow/README.md.
+
+Concurrency: one date at a time (`max_active_runs=1`) and each stage on one date at a time
+(`max_active_tis_per_dag=1`; that one also binds backfills, which on Airflow 3 ignore `max_active_runs`:
+run `airflow backfill create ... --max-active-runs 1`). The service has 2 vCPUs and runs each job in-process,
+and App Runner throttles its CPU between requests, so parallel dates would only slow each other down and push
+the long-polls towards the 120 s cut. Within a date top_ctr and top_product run side by side (disjoint
+inputs), which `parallelism = 2` on the Airflow host allows. Outputs are keyed by date and every job is
+idempotent, so catchup, backfills and re-runs never touch another date.
+
+Env knobs, read when the file is parsed (defaults are the production ones): `ADREC_AIRFLOW_RETRIES` (3),
+`ADREC_AIRFLOW_RETRY_DELAY_SECONDS` (60, doubled per retry, at most 30 min).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from datetime import timedelta
+from typing import Any
+
+import jinja2
+import pendulum
+import requests
+import tenacity
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+from airflow.providers.http.hooks.http import HttpHook
+from airflow.providers.http.operators.http import HttpOperator
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+try:
+    from airflow.sdk import DAG  # Airflow 3
+except ImportError:  # Airflow 2.x
+    from airflow import DAG
+
+# Server-side wait per request; the service clamps it to 110 s.
+WAIT_SECONDS = 100
+# requests' (connect, read) timeouts: read > WAIT_SECONDS so a long-poll answers first, and < 120 s (App Runner).
+CONNECT_TIMEOUT_SECONDS = 10
+READ_TIMEOUT_SECONDS = 110
+# If the server answers 202 sooner than this (it ignored `wait`), sleep the rest: no busy polling.
+MIN_POLL_INTERVAL_SECONDS = 2.0
+
+# In-task retries of one request when the service cannot be reached or does not answer in time.
+# Safe for the POST too: a re-sent trigger of a run that did start gets 409 and follows that run.
+RETRY_ARGS: dict[str, Any] = {
+    "wait": tenacity.wait_exponential(multiplier=2, min=2, max=30),
+    "stop": tenacity.stop_after_attempt(4),
+    "retry": tenacity.retry_if_exception_type((requests.ConnectionError, requests.Timeout)),
+    "reraise": True,
+}
+
+# Answers to the POST that no retry can mend: the request itself is wrong (bad date, unknown task).
+_PERMANENT_POST_ERRORS = frozenset({400, 404})
+_RUN_PATH = re.compile(r"^/jobs/runs/[0-9A-Za-z-]+$")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _json(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _describe_error(response: requests.Response) -> str:
+    """`401 unauthorized: …` from the service's `{"error":{"code","message"}}` body (never a header)."""
+    body = _json(response)
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return f"{response.status_code} {error.get('code', '?')}: {error.get('message', '')}"
+    return f"{response.status_code} {response.reason or ''}: {response.text[:200]!r}"
+
+
+def _run_of(response: requests.Response) -> dict[str, Any]:
+    run = _json(response)
+    if not isinstance(run, dict) or not run.get("id") or not run.get("status"):
+        raise AirflowException(f"jobs API answered {response.status_code} without a run: {response.text[:200]!r}")
+    return run
+
+
+def _poll_path(run: dict[str, Any]) -> str:
+    path = (run.get("links") or {}).get("self") or f"/jobs/runs/{run['id']}"
+    if not _RUN_PATH.match(path):
+        raise AirflowException(f"jobs API gave an unexpected run link {path!r}")
+    return path
+
+
+def next_step(response: requests.Response, *, post: bool) -> tuple[str, Any]:
+    """Classify one answer of the jobs API.
+
+    Returns `("done", run)` when the run has finished (succeeded or failed: `run_succeeded` judges),
+    or `("poll", "/jobs/runs/<id>")` when it is still running, including the run a 409 points at.
+    Raises on any other answer; `AirflowFailException` (no Airflow retry) when the POST itself is wrong.
+    """
+    code = response.status_code
+    if code in (200, 202):
+        run = _run_of(response)
+        if code == 200 and run["status"] != "running":
+            return "done", run
+        return "poll", _poll_path(run)
+    if code == 409 and post:
+        location = response.headers.get("Location", "")
+        if _RUN_PATH.match(location):
+            return "poll", location
+        found = _UUID.search(response.text)
+        if found:
+            return "poll", f"/jobs/runs/{found.group(0)}"
+        raise AirflowException(f"jobs API answered 409 without naming the running run: {_describe_error(response)}")
+    message = f"jobs API refused the {'trigger' if post else 'poll'}: {_describe_error(response)}"
+    if post and code in _PERMANENT_POST_ERRORS:
+        raise AirflowFailException(message)
+    raise AirflowException(message)  # 401/403 (token), 5xx, 404 on a poll: Airflow's retries may mend these
+
+
+def run_succeeded(response: requests.Response, ds: str | None = None) -> bool:
+    """`response_check` for the final answer: True for a succeeded run of date `ds`, else an error naming the run.
+
+    Airflow passes `ds` from the task's context, so a run of another date (say, a 409 pointing astray) never passes.
+    """
+    run = _run_of(response)
+    if ds is not None and run.get("date") != ds:
+        raise AirflowException(f"adrec run {run['id']} is for {run.get('date')}, not {ds}")
+    if run["status"] == "succeeded":
+        return True
+    raise AirflowException(
+        f"adrec run {run['id']} ({run.get('task')} for {run.get('date')}) ended {run['status']}: {run.get('error')}"
+    )
+
+
+def run_summary(response: requests.Response) -> dict[str, Any]:
+    """`response_filter`: the finished run is the task's XCom (ids, row counts, timestamps)."""
+    return _run_of(response)
+
+
+def _has_header(headers: dict[str, Any], name: str) -> bool:
+    return any(key.lower() == name.lower() for key in headers)
+
+
+class AdrecJobOperator(HttpOperator):
+    """Trigger adrec job `job` for `{{ ds }}` and follow the run until it finishes.
+
+    A subclass and not `pagination_function`: in provider http 6.3.0 the paginated calls reuse the operator's
+    hook, so its method (POST), and merge the operator's `data` (the date) into every call, while the polls
+    must be plain GETs on the run's URL. Everything else is `HttpOperator`'s: the connection, the templated
+    fields, `retry_args` for connection errors, `response_check` and `response_filter`.
+
+    The token comes from the connection: either its extra holds the header `{"Authorization": "Bearer <token>"}`
+    (the hook sends extras as headers), or its password holds the bare token (with no login), sent here as a
+    bearer header, outside the templated fields.
+    """
+
+    ui_color = "#9ecae1"
+
+    def __init__(
+        self,
+        *,
+        job: str,
+        http_conn_id: str = "adrec_api",
+        wait_seconds: int = WAIT_SECONDS,
+        min_poll_interval: float = MIN_POLL_INTERVAL_SECONDS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            http_conn_id=http_conn_id,
+            method="POST",
+            endpoint=f"/jobs/{job}?wait={wait_seconds}",
+            data='{"date": "{{ ds }}"}',
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            # check_response=False: 202 and 409 are part of the protocol; next_step judges every status.
+            extra_options={"timeout": (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS), "check_response": False},
+            response_check=run_succeeded,
+            response_filter=run_summary,
+            retry_args=RETRY_ARGS,
+            deferrable=False,  # the POST must not be replayed by a restarting triggerer
+            **kwargs,
+        )
+        self.job = job
+        self.wait_seconds = wait_seconds
+        self.min_poll_interval = min_poll_interval
+
+    def _auth_headers(self, hook: HttpHook) -> dict[str, str]:
+        conn = hook.get_connection(self.http_conn_id)
+        if _has_header(conn.extra_dejson, "Authorization") or conn.login:
+            return {}  # the hook sends the extra header (or Basic auth for a login)
+        if conn.password:
+            return {"Authorization": f"Bearer {conn.password}"}
+        self.log.warning("connection %r carries no token; the jobs API will answer 401", self.http_conn_id)
+        return {}
+
+    def execute(self, context: Any) -> Any:
+        trigger = self.hook  # POST, on the operator's connection
+        poll = HttpHook(
+            method="GET",
+            http_conn_id=self.http_conn_id,
+            auth_type=self.auth_type,
+            tcp_keep_alive=self.tcp_keep_alive,
+            tcp_keep_alive_idle=self.tcp_keep_alive_idle,
+            tcp_keep_alive_count=self.tcp_keep_alive_count,
+            tcp_keep_alive_interval=self.tcp_keep_alive_interval,
+        )
+        headers = {**self.headers, **self._auth_headers(trigger)}
+
+        self.log.info("POST %s %s", self.endpoint, self.data)
+        response = trigger.run_with_advanced_retry(
+            self.retry_args, self.endpoint, self.data, headers, self.extra_options
+        )
+        step, value = next_step(response, post=True)
+        while step == "poll":
+            self.log.info("run %s is running (answer %s); long-polling it", value, response.status_code)
+            started = time.monotonic()
+            response = poll.run_with_advanced_retry(
+                self.retry_args, f"{value}?wait={self.wait_seconds}", None, headers, self.extra_options
+            )
+            step, value = next_step(response, post=False)
+            if step == "poll":
+                time.sleep(max(0.0, self.min_poll_interval - (time.monotonic() - started)))
+        self.log.info("run %s finished: %s", value.get("id"), value.get("status"))
+        return self.process_response(context=context, response=response)
+
+
+RETRIES = int(os.environ.get("ADREC_AIRFLOW_RETRIES", "3"))
+RETRY_DELAY = timedelta(seconds=float(os.environ.get("ADREC_AIRFLOW_RETRY_DELAY_SECONDS", "60")))
+
+with DAG(
+    dag_id="adrec_daily",
+    description="adrec pipeline for the previous day, driven over the jobs API",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2024, 11, 20, tz="UTC"),
+    # Scheduling starts at the latest complete day; earlier days go through `airflow backfill create`.
+    catchup=False,
+    max_active_runs=1,
+    # A run without a logical date (possible on Airflow 3) must fail, not POST {"date": ""}.
+    template_undefined=jinja2.StrictUndefined,
+    default_args={
+        "owner": "adrec",
+        "retries": RETRIES,
+        "retry_delay": RETRY_DELAY,
+        # True, not a multiplier: 2.x takes a bool, 3.x reads True as 2.0 (delay doubles per retry).
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=30),
+        # Bounds the long-poll loop; a day of logs takes seconds to minutes.
+        "execution_timeout": timedelta(hours=2),
+        "max_active_tis_per_dag": 1,
+    },
+    tags=["adrec"],
+    doc_md=__doc__,
+) as dag:
+    filter_data = AdrecJobOperator(task_id="filter_data", job="filter_data")
+    top_ctr = AdrecJobOperator(task_id="top_ctr", job="top_ctr")
+    top_product = AdrecJobOperator(task_id="top_product", job="top_product")
+    db_writing = AdrecJobOperator(task_id="db_writing", job="db_writing")
+
+    filter_data >> [top_ctr, top_product] >> db_writing

@@ -1,0 +1,107 @@
+"""The DAG as Airflow parses it: imports, shape, schedule, concurrency, retries, operator settings. No DB needed."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import jinja2
+import pendulum
+import pytest
+from airflow.providers.http.operators.http import HttpOperator
+from support import DAGS, TASKS
+
+WAIT = 100
+APP_RUNNER_CUT = 120
+
+
+def test_dagbag_imports_clean(dagbag):
+    assert dagbag.import_errors == {}
+    assert list(dagbag.dags) == ["adrec_daily"]
+
+
+def test_tasks_and_dependencies(dag):
+    assert sorted(dag.task_ids) == sorted(TASKS)
+    assert dag.get_task("filter_data").upstream_task_ids == set()
+    assert dag.get_task("filter_data").downstream_task_ids == {"top_ctr", "top_product"}
+    assert dag.get_task("top_ctr").downstream_task_ids == {"db_writing"}
+    assert dag.get_task("top_product").downstream_task_ids == {"db_writing"}
+    assert dag.get_task("db_writing").upstream_task_ids == {"top_ctr", "top_product"}
+    assert dag.get_task("db_writing").downstream_task_ids == set()
+
+
+def test_schedule_processes_the_day_whose_logs_are_complete(dag):
+    from airflow.timetables.base import DataInterval, TimeRestriction
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    utc = pendulum.UTC
+    day_before = DataInterval(pendulum.datetime(2024, 11, 24, tz=utc), pendulum.datetime(2024, 11, 25, tz=utc))
+    info = dag.timetable.next_dagrun_info(
+        last_automated_data_interval=day_before,
+        restriction=TimeRestriction(earliest=None, latest=None, catchup=True),
+    )
+    # The run for 2024-11-25 fires at 00:00 UTC on the 26th, once that day's logs are complete...
+    assert info.run_after == pendulum.datetime(2024, 11, 26, tz=utc)
+    # ...and its logical date, hence {{ ds }}, is the 25th.
+    assert info.logical_date == pendulum.datetime(2024, 11, 25, tz=utc)
+    assert info.data_interval == DataInterval(pendulum.datetime(2024, 11, 25, tz=utc), info.run_after)
+
+
+def test_one_date_at_a_time_and_no_automatic_catchup(dag):
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+    for task in dag.tasks:
+        assert task.max_active_tis_per_dag == 1, task.task_id  # also binds backfills
+    assert dag.template_undefined is jinja2.StrictUndefined
+
+
+def test_retries_with_backoff(dag):
+    for task in dag.tasks:
+        assert task.retries == 3, task.task_id
+        assert task.retry_delay == timedelta(seconds=60)
+        assert task.retry_exponential_backoff  # True on 2.x; 3.x serializes True as the multiplier 2.0
+        assert task.max_retry_delay == timedelta(minutes=30)
+        assert task.execution_timeout == timedelta(hours=2)
+        assert task.retry_args["stop"] is not None and task.retry_args["retry"] is not None
+
+
+def test_backoff_survives_serialization(dag):
+    """The scheduler works on the serialized DAG; on Airflow 3 a multiplier of 1.0 would mean no backoff at all."""
+    serialization = pytest.importorskip("airflow.serialization.serialized_objects")
+    if not hasattr(serialization, "DagSerialization"):
+        pytest.skip("Airflow 2.x: retry_exponential_backoff is a bool there")
+    codec = serialization.DagSerialization
+    task = codec.from_dict(codec.to_dict(dag)).get_task("filter_data")
+    assert task.retry_exponential_backoff == 2.0
+    assert task.max_active_tis_per_dag == 1
+
+
+@pytest.mark.parametrize("task_id", TASKS)
+def test_each_stage_is_an_http_call_for_ds(dag, task_id):
+    task = dag.get_task(task_id)
+    assert isinstance(task, HttpOperator)
+    assert task.http_conn_id == "adrec_api"
+    assert task.method == "POST"
+    assert task.endpoint == f"/jobs/{task_id}?wait={WAIT}"
+    assert "{{ ds }}" in task.data
+    assert task.deferrable is False
+    assert task.extra_options["check_response"] is False  # 202/409 are judged by the operator
+    connect, read = task.extra_options["timeout"]
+    assert WAIT < read < APP_RUNNER_CUT and connect < read
+    assert not any(key.lower() == "authorization" for key in task.headers)
+
+
+def test_ds_renders_and_a_missing_logical_date_fails_loudly(dag):
+    task = dag.get_task("top_ctr")
+    env = dag.get_template_env()
+    assert env.from_string(task.data).render(ds="2024-11-25") == '{"date": "2024-11-25"}'
+    with pytest.raises(jinja2.UndefinedError):
+        env.from_string(task.data).render()  # a 3.x run without a logical date has no `ds`
+
+
+def test_no_token_in_the_code():
+    source = (DAGS / "adrec_daily.py").read_text()
+    # A bearer token literal would be `Bearer <chars>` with no template or f-string brace after it.
+    assert not re.search(r"Bearer\s+[A-Za-z0-9._~+/=-]{6,}", source)
+    assert "JOBS_TOKENS" not in source

@@ -1,0 +1,49 @@
+"""`airflow dags test adrec_daily <date>` end to end against the loopback stub of the jobs API."""
+
+from __future__ import annotations
+
+from adrec_stub import StubJobsApi
+from support import TASKS, dags_test, http_connection, output_of, run_states
+
+TOKEN = "stub-dagrun-token-51c2e0"
+
+
+def test_dag_run_drives_every_stage_in_order(airflow_db):
+    day = "2024-11-21"
+    # top_ctr is slow (202, then a 202 poll, then 200); top_product is already running (409 -> follow).
+    with StubJobsApi(TOKEN, {"top_ctr": "slow", "top_product": "conflict"}) as api:
+        result = dags_test(day, http_connection(api.port, TOKEN, token_in="extra"))
+
+    assert result.returncode == 0, output_of(result)
+    state, tasks = run_states(airflow_db, day)
+    assert state == "success", output_of(result)
+    assert tasks == {task: ("success", 1) for task in TASKS}
+
+    posts = [r["path"].removeprefix("/jobs/") for r in api.posts()]
+    assert posts[0] == "filter_data" and sorted(posts[1:3]) == ["top_ctr", "top_product"] and posts[3] == "db_writing"
+    assert all(r["body"] == f'{{"date": "{day}"}}' and r["query"] == {"wait": "100"} for r in api.posts())
+    polls = [r for r in api.requests if r["method"] == "GET"]
+    assert len(polls) == 3  # two for the slow run, one for the run the 409 named
+    assert all(r["path"].startswith("/jobs/runs/") and r["query"] == {"wait": "100"} for r in polls)
+    assert {r["auth"] for r in api.requests} == {f"Bearer {TOKEN}"}
+    assert TOKEN not in result.stdout + result.stderr  # never in the task logs
+
+
+def test_dag_run_fails_when_the_service_refuses_the_token(airflow_db):
+    day = "2024-11-22"
+    with StubJobsApi(TOKEN, {}) as api:
+        result = dags_test(
+            day,
+            http_connection(api.port, "a-revoked-token-0000", token_in="password"),
+            ADREC_AIRFLOW_RETRIES="1",
+            ADREC_AIRFLOW_RETRY_DELAY_SECONDS="1",
+        )
+
+    assert result.returncode != 0, output_of(result)
+    state, tasks = run_states(airflow_db, day)
+    assert state == "failed", output_of(result)
+    assert tasks["filter_data"] == ("failed", 2)  # the first try and one retry
+    assert {tasks[t][0] for t in ("top_ctr", "top_product", "db_writing")} == {"upstream_failed"}
+    assert [r["path"] for r in api.requests] == ["/jobs/filter_data"] * 2
+    assert "401 unauthorized" in result.stdout + result.stderr
+    assert "a-revoked-token-0000" not in result.stdout + result.stderr

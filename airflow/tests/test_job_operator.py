@@ -1,0 +1,177 @@
+"""The jobs-API logic of AdrecJobOperator: first with fake responses, then `execute` against the loopback stub."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import adrec_daily
+import pytest
+import requests
+import tenacity
+from adrec_daily import AdrecJobOperator, next_step, run_succeeded, run_summary
+from adrec_stub import StubJobsApi
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+from support import http_connection
+
+RUN_ID = "0b6f4d8e-8d7a-4c53-9a51-2f1f7b0c8e11"
+TOKEN = "stub-token-7f3a9c"
+
+
+def fake(status: int, body=None, headers=None) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response.headers.update(headers or {})
+    response._content = (body if isinstance(body, str) else json.dumps(body)).encode() if body is not None else b""
+    return response
+
+
+def run(status: str, **fields) -> dict:
+    return {"id": RUN_ID, "task": "top_ctr", "date": "2024-11-25", "status": status, "error": None,
+            "links": {"self": f"/jobs/runs/{RUN_ID}"}, **fields}
+
+
+def error(code: str, message: str) -> dict:
+    return {"error": {"code": code, "message": message}}
+
+
+# --- one answer at a time -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("post", [True, False])
+def test_finished_run_is_done(post):
+    assert next_step(fake(200, run("succeeded")), post=post) == ("done", run("succeeded"))
+    assert next_step(fake(200, run("failed")), post=post)[0] == "done"
+
+
+@pytest.mark.parametrize("post", [True, False])
+def test_running_run_is_polled_on_its_link(post):
+    assert next_step(fake(202, run("running")), post=post) == ("poll", f"/jobs/runs/{RUN_ID}")
+    without_link = {k: v for k, v in run("running").items() if k != "links"}
+    assert next_step(fake(202, without_link), post=post) == ("poll", f"/jobs/runs/{RUN_ID}")
+
+
+def test_conflict_follows_the_running_run():
+    body = error("conflict", f"top_ctr for 2024-11-25 is already running as run {RUN_ID}")
+    other = "/jobs/runs/5f0e7c1a-0000-4000-8000-000000000001"
+    assert next_step(fake(409, body, {"Location": other}), post=True) == ("poll", other)
+    # Without a Location header the run id in the message is enough.
+    assert next_step(fake(409, body), post=True) == ("poll", f"/jobs/runs/{RUN_ID}")
+    with pytest.raises(AirflowException, match="without naming"):
+        next_step(fake(409, error("conflict", "busy")), post=True)
+
+
+def test_auth_error_fails_but_may_be_retried():
+    with pytest.raises(AirflowException, match="401 unauthorized: bad token") as caught:
+        next_step(fake(401, error("unauthorized", "bad token")), post=True)
+    assert not isinstance(caught.value, AirflowFailException)
+
+
+@pytest.mark.parametrize("status,code", [(400, "bad_request"), (404, "not_found")])
+def test_a_wrong_trigger_fails_without_retries(status, code):
+    with pytest.raises(AirflowFailException, match=f"{status} {code}"):
+        next_step(fake(status, error(code, "nope")), post=True)
+
+
+def test_a_lost_run_or_a_server_error_fails_and_may_be_retried():
+    for response, post in [(fake(404, error("not_found", "no run")), False),
+                           (fake(500, "<html>oops</html>"), True),
+                           (fake(503, error("unavailable", "db down")), False)]:
+        with pytest.raises(AirflowException) as caught:
+            next_step(response, post=post)
+        assert not isinstance(caught.value, AirflowFailException)
+
+
+def test_an_answer_without_a_run_fails():
+    for response in [fake(200, "not json"), fake(200, {"status": "succeeded"}), fake(202, [])]:
+        with pytest.raises(AirflowException, match="without a run"):
+            next_step(response, post=True)
+    with pytest.raises(AirflowException, match="unexpected run link"):
+        next_step(fake(202, run("running", links={"self": "http://elsewhere/x"})), post=True)
+
+
+def test_response_check_passes_only_a_succeeded_run():
+    assert run_succeeded(fake(200, run("succeeded"))) is True
+    with pytest.raises(AirflowException, match=f"run {RUN_ID} .top_ctr for 2024-11-25. ended failed: boom"):
+        run_succeeded(fake(200, run("failed", error="boom")))
+    assert run_summary(fake(200, run("succeeded", rows_out=7)))["rows_out"] == 7
+
+
+def test_response_check_rejects_a_run_of_another_date():
+    assert run_succeeded(fake(200, run("succeeded")), ds="2024-11-25") is True
+    with pytest.raises(AirflowException, match="is for 2024-11-25, not 2024-11-26"):
+        run_succeeded(fake(200, run("succeeded")), ds="2024-11-26")
+
+
+# --- execute() against the stub service -------------------------------------------------------------------
+
+def operator(job: str) -> AdrecJobOperator:
+    op = AdrecJobOperator(task_id=f"t_{job}", job=job, min_poll_interval=0.05)
+    op.data = '{"date": "2024-11-25"}'  # what Airflow renders from {{ ds }}
+    return op
+
+
+@pytest.fixture
+def stub(monkeypatch):
+    def start(behaviour, token_in="extra", token=TOKEN):
+        api = StubJobsApi(TOKEN, behaviour).__enter__()
+        started.append(api)
+        monkeypatch.setenv("AIRFLOW_CONN_ADREC_API", http_connection(api.port, token, token_in=token_in))
+        return api
+
+    started: list[StubJobsApi] = []
+    yield start
+    for api in started:
+        api.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize("token_in", ["extra", "password"])
+def test_execute_long_polls_a_slow_run_with_get(stub, token_in):
+    api = stub({"top_ctr": "slow"}, token_in=token_in)
+    result = operator("top_ctr").execute({"ds": "2024-11-25"})
+    assert result["status"] == "succeeded" and result["task"] == "top_ctr"
+    calls = [(r["method"], r["path"], r["query"].get("wait")) for r in api.requests]
+    poll = f"/jobs/runs/{result['id']}"
+    assert calls == [("POST", "/jobs/top_ctr", "100"), ("GET", poll, "100"), ("GET", poll, "100")]
+    assert api.requests[0]["body"] == '{"date": "2024-11-25"}'
+    assert {r["auth"] for r in api.requests} == {f"Bearer {TOKEN}"}
+
+
+def test_execute_follows_a_conflict_to_the_running_run(stub):
+    api = stub({"top_product": "conflict"})
+    result = operator("top_product").execute({})
+    assert result["status"] == "succeeded"
+    assert [(r["method"], r["path"]) for r in api.requests] == [
+        ("POST", "/jobs/top_product"), ("GET", f"/jobs/runs/{result['id']}")]
+
+
+def test_execute_checks_the_run_is_for_the_task_date(stub):
+    stub({})
+    with pytest.raises(AirflowException, match="is for 2024-11-25, not 2024-11-24"):
+        operator("top_ctr").execute({"ds": "2024-11-24"})  # the response check gets `ds` from the context
+
+
+def test_execute_fails_on_a_failed_run(stub):
+    stub({"db_writing": "fail"})
+    with pytest.raises(AirflowException, match="ended failed: stub: the job failed"):
+        operator("db_writing").execute({})
+
+
+def test_execute_fails_on_a_refused_token(stub):
+    api = stub({}, token="not-the-token")
+    with pytest.raises(AirflowException, match="401 unauthorized"):
+        operator("filter_data").execute({})
+    assert len(api.requests) == 1  # in-task retries are for connection errors only
+
+
+def test_execute_retries_then_fails_when_the_service_is_down(monkeypatch):
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("AIRFLOW_CONN_ADREC_API", http_connection(port, TOKEN))
+    attempts = []
+    fast = dict(adrec_daily.RETRY_ARGS, wait=tenacity.wait_none(), before=lambda state: attempts.append(1))
+    op = operator("filter_data")
+    op.retry_args = fast
+    with pytest.raises(requests.ConnectionError):
+        op.execute({})
+    assert len(attempts) == 4
