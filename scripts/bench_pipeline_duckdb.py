@@ -1,0 +1,82 @@
+"""The peer for `make bench-pipeline`: DuckDB computing adrec's answer for one day from the same
+raw CSV files, then the comparison with what adrec published.
+
+    bench_pipeline_duckdb.py RAW_DIR DATE ADREC_ROWS_CSV
+
+Prints DuckDB's wall time and whether both answers are identical (exit 1 if not).
+"""
+import csv
+import sys
+import time
+
+import duckdb
+
+raw, day, adrec_csv = sys.argv[1], sys.argv[2], sys.argv[3]
+
+QUERY = f"""
+WITH active AS (
+    SELECT DISTINCT trim(advertiser_id) AS advertiser_id
+    FROM read_csv('{raw}/advertiser_ids', header = true, columns = {{'advertiser_id': 'VARCHAR'}})
+),
+ads AS (
+    SELECT v.advertiser_id, v.product_id, v.type
+    FROM read_csv('{raw}/ads_views', header = true,
+                  columns = {{'advertiser_id': 'VARCHAR', 'product_id': 'VARCHAR', 'type': 'VARCHAR', 'date': 'VARCHAR'}}) v
+    JOIN active USING (advertiser_id)
+    WHERE v.date = '{day}' AND v.type IN ('impression', 'click')
+),
+views AS (
+    SELECT v.advertiser_id, v.product_id
+    FROM read_csv('{raw}/product_views', header = true,
+                  columns = {{'advertiser_id': 'VARCHAR', 'product_id': 'VARCHAR', 'date': 'VARCHAR'}}) v
+    JOIN active USING (advertiser_id)
+    WHERE v.date = '{day}'
+),
+ctr_counts AS (
+    SELECT advertiser_id, product_id,
+           count(*) FILTER (WHERE type = 'click') AS clicks,
+           count(*) FILTER (WHERE type = 'impression') AS impressions
+    FROM ads GROUP BY ALL
+),
+top_ctr AS (
+    SELECT advertiser_id, 'top_ctr' AS model, product_id, clicks::DOUBLE / impressions AS score,
+           clicks, impressions, NULL::BIGINT AS views,
+           row_number() OVER (PARTITION BY advertiser_id ORDER BY clicks::DOUBLE / impressions DESC,
+                                clicks DESC, impressions ASC, product_id ASC) AS rank
+    FROM ctr_counts WHERE impressions > 0
+    QUALIFY rank <= 20
+),
+top_product AS (
+    SELECT advertiser_id, 'top_product' AS model, product_id, count(*)::DOUBLE AS score,
+           NULL::BIGINT AS clicks, NULL::BIGINT AS impressions, count(*) AS views,
+           row_number() OVER (PARTITION BY advertiser_id ORDER BY count(*) DESC, product_id ASC) AS rank
+    FROM views GROUP BY advertiser_id, product_id
+    QUALIFY rank <= 20
+)
+SELECT advertiser_id, model, rank, product_id, score, clicks, impressions, views FROM top_ctr
+UNION ALL
+SELECT advertiser_id, model, rank, product_id, score, clicks, impressions, views FROM top_product
+"""
+
+start = time.perf_counter()
+con = duckdb.connect()
+rows = con.execute(QUERY).fetchall()
+seconds = time.perf_counter() - start
+
+
+def norm(r):
+    adv, model, rank, product, score, clicks, imps, views = r
+    opt = lambda v: None if v in (None, "") else int(v)
+    return (adv, model, int(rank), product, round(float(score), 12), opt(clicks), opt(imps), opt(views))
+
+
+duck = sorted(norm(r) for r in rows)
+with open(adrec_csv, newline="") as f:
+    ours = sorted(norm(r) for r in csv.reader(f))
+print(f"duckdb {duckdb.__version__}: {seconds:.2f} s, {len(duck)} rows")
+if duck != ours:
+    diff = [a for a in duck if a not in set(ours)][:5]
+    print(f"ANSWERS DIFFER: adrec {len(ours)} rows, duckdb {len(duck)}; e.g. only in duckdb: {diff}")
+    sys.exit(1)
+print(f"answers identical: {len(ours)} rows")
+print(f"DUCKDB_SECONDS={seconds:.3f}")
