@@ -33,7 +33,8 @@ if [ -z "$bindir" ]; then
   fi
 fi
 
-data="$cache/pg-$port"
+# Not under $HOME: the postgres user must reach it (a root home is private).
+data="${ADREC_PG_DATA:-/var/tmp/adrec-pg-$port}"
 run_as=()
 if [ "$(id -u)" = 0 ]; then run_as=(runuser -u postgres --); fi   # initdb refuses to run as root
 mkdir -p "$cache"
@@ -43,10 +44,17 @@ if [ ! -s "$data/PG_VERSION" ]; then
   "${run_as[@]}" "$bindir/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >/dev/null
 fi
 [ "$(id -u)" = 0 ] && chown -R postgres: "$data"
+# TLS on, with a self-signed certificate for localhost, like a real server (the TLS test uses it).
+if [ ! -s "$data/server.crt" ]; then
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=localhost" \
+    -addext "subjectAltName=DNS:localhost" -addext "basicConstraints=critical,CA:FALSE" -keyout "$data/server.key" -out "$data/server.crt" 2>/dev/null
+  chmod 600 "$data/server.key"
+  [ "$(id -u)" = 0 ] && chown postgres: "$data/server.key" "$data/server.crt"
+fi
 started=0
 if ! answers "$port"; then
   "${run_as[@]}" "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w -t 30 \
-    -o "-p $port -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
+    -o "-p $port -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 -c ssl=on -c ssl_cert_file=$data/server.crt -c ssl_key_file=$data/server.key" start >/dev/null
   started=1
   echo "with-pg: started a throwaway PostgreSQL on 127.0.0.1:$port (data in $data)" >&2
 fi

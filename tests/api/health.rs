@@ -190,3 +190,51 @@ async fn openapi_describes_every_route_and_docs_are_self_contained() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn tls_is_used_and_verified_when_the_url_asks_for_it() {
+    // The test Postgres serves TLS with a certificate for "localhost" (Debian's snakeoil one, or
+    // the self-signed one scripts/with-pg.sh makes); trusting it is what PGSSLROOTCERT is for.
+    let (client, conn) =
+        tokio_postgres::connect(&format!("{}/postgres", admin_url()), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let row = client.query_one("SELECT current_setting('ssl'), current_setting('ssl_cert_file'), current_setting('data_directory')", &[]).await.unwrap();
+    let (ssl, cert, data): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(
+        ssl, "on",
+        "this test needs a TLS-enabled Postgres (scripts/with-pg.sh provides one)"
+    );
+    let cert = std::path::Path::new(&data).join(cert);
+    let (name, _) = create_database().await;
+    let admin = url::Url::parse(&admin_url()).unwrap();
+    let url = format!(
+        "postgres://{}@localhost:{}/{name}?sslmode=verify-full",
+        admin.username(),
+        admin.port().unwrap_or(5432)
+    );
+
+    // Without the CA the certificate is refused, and startup says so.
+    let config = crate::helpers::config(&url, "/tmp", "/tmp", 30);
+    let err = adrec::startup::Application::build(config)
+        .await
+        .err()
+        .expect("an untrusted certificate is refused");
+    assert!(format!("{err:#}").contains("certificate"), "{err:#}");
+
+    let app = spawn_app_with(Options {
+        database_url: Some(url),
+        ca_file: Some(cert),
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(app.get_json("/readyz").await.0, 200);
+    let encrypted: bool = client
+        .query_one("SELECT bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'adrec' AND a.datname = $1", &[&name])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(encrypted, "adrec's connections use TLS");
+    app.stop().await;
+}

@@ -46,6 +46,8 @@ pub struct TestApp {
 
 pub struct Options {
     pub database_url: Option<String>,
+    /// PGSSLROOTCERT for the app.
+    pub ca_file: Option<PathBuf>,
     pub raw_url: Option<String>,
     pub work_url: Option<String>,
     pub retention_days: u32,
@@ -55,6 +57,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             database_url: None,
+            ca_file: None,
             raw_url: None,
             work_url: None,
             retention_days: 30,
@@ -81,19 +84,21 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         Some(u) => u,
         None => create_database().await.1,
     };
-    let config = config(
+    let mut config = config(
         &database_url,
         opts.raw_url.as_deref().unwrap_or(raw.to_str().unwrap()),
         opts.work_url.as_deref().unwrap_or(work.to_str().unwrap()),
         opts.retention_days,
     );
+    config.db.ca_file = opts.ca_file;
     let app = Application::build(config).await.expect("the app builds");
     let base = format!("http://{}", app.addr());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(app.run_until_stopped(async {
         let _ = rx.await;
     }));
-    let (db, conn) = tokio_postgres::connect(&database_url, NoTls).await.unwrap();
+    let plain_url = database_url.split('?').next().unwrap();
+    let (db, conn) = tokio_postgres::connect(plain_url, NoTls).await.unwrap();
     tokio::spawn(conn);
     TestApp {
         base,
