@@ -8,6 +8,7 @@ pub mod aws;
 mod db_writing;
 mod filter_data;
 mod inputs;
+mod model_stage;
 pub mod output;
 mod runs;
 pub mod session;
