@@ -110,11 +110,27 @@ struct ErrorDetail<'a> {
     message: &'a str,
 }
 
-pub fn error_reply(status: StatusCode, code: &str, message: &str) -> Response {
+/// The one error shape, serialized.
+pub fn error_json(code: &str, message: &str) -> Vec<u8> {
     let body = ErrorBody {
         error: ErrorDetail { code, message },
     };
-    warp::reply::with_status(warp::reply::json(&body), status).into_response()
+    serde_json::to_vec(&body).expect("serializable")
+}
+
+pub fn error_reply(status: StatusCode, code: &str, message: &str) -> Response {
+    json_bytes(status, error_json(code, message).into())
+}
+
+/// A JSON response from already serialized bytes.
+pub fn json_bytes(status: StatusCode, body: bytes::Bytes) -> Response {
+    let mut resp = Response::new(body.into());
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 impl Reply for AppError {

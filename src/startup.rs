@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::db;
+use crate::db::cache::ReadCache;
 use crate::jobs::{JobEnv, JobRunner, Storage};
 use crate::routes::{AppState, routes};
 
@@ -51,7 +52,11 @@ impl Application {
             .await
             .with_context(|| format!("binding {bind}"))?;
         let addr = listener.local_addr()?;
-        let state = AppState::new(pool, jobs.clone(), &config.auth.tokens);
+        let cache = Arc::new(ReadCache::default());
+        let listener_cache = cache.clone();
+        let connector = db::connector(&config.db)?;
+        tokio::spawn(async move { listener_cache.listen(connector).await });
+        let state = AppState::new(pool, cache, jobs.clone(), &config.auth.tokens);
         Ok(Self {
             listener,
             addr,

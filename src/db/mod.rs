@@ -1,4 +1,5 @@
 //! Postgres: the connection pool (TLS when the URL asks for it) and the schema migrations.
+pub mod cache;
 mod migrate;
 pub mod reads;
 mod tls;
@@ -15,16 +16,28 @@ use crate::config::DbConfig;
 
 pub use migrate::{MIGRATIONS, migrate};
 
+/// How to open a connection: the parsed URL and the TLS connector.
+#[derive(Clone)]
+pub struct Connector {
+    pub config: tokio_postgres::Config,
+    pub tls: tokio_postgres_rustls::MakeRustlsConnect,
+}
+
+pub fn connector(cfg: &DbConfig) -> anyhow::Result<Connector> {
+    let (mut config, tls_wanted) = parse_url(cfg.url.expose_secret())?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(5));
+    }
+    config.application_name("adrec");
+    let tls = tls::connector(tls_wanted, cfg.ca_file.as_deref())?;
+    Ok(Connector { config, tls })
+}
+
 /// Builds the pool. No connection is opened here: the first query (migrations, at startup) does.
 pub fn pool(cfg: &DbConfig) -> anyhow::Result<Pool> {
-    let (mut pg, tls_wanted) = parse_url(cfg.url.expose_secret())?;
-    if pg.get_connect_timeout().is_none() {
-        pg.connect_timeout(Duration::from_secs(5));
-    }
-    pg.application_name("adrec");
-    let tls = tls::connector(tls_wanted, cfg.ca_file.as_deref())?;
+    let Connector { config, tls } = connector(cfg)?;
     let manager = Manager::from_config(
-        pg,
+        config,
         tls,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,

@@ -24,6 +24,7 @@ pub const STAGING: &str = include_str!("../../sql/queries/publish_staging.sql");
 pub const DELETE: &str = include_str!("../../sql/queries/publish_delete.sql");
 pub const INSERT: &str = include_str!("../../sql/queries/publish_insert.sql");
 pub const PRUNE: &str = include_str!("../../sql/queries/publish_prune.sql");
+pub const NOTIFY: &str = include_str!("../../sql/queries/publish_notify.sql");
 const COPY: &str = "COPY recommendations_staging \
      (date, advertiser_id, model, rank, product_id, score, clicks, impressions, views) \
      FROM STDIN (FORMAT binary)";
@@ -83,6 +84,7 @@ pub async fn run(env: &JobEnv, date: NaiveDate) -> anyhow::Result<StageResult> {
         .await
         .context("publishing the staged rows")?;
     let pruned = tx.execute(PRUNE, &[&(env.retention_days as i32)]).await?;
+    tx.execute(NOTIFY, &[&date.to_string()]).await?;
     tx.commit().await.context("committing the publication")?;
 
     Ok(StageResult {

@@ -12,6 +12,7 @@ pub fn route(
     warp::path!("metrics").and(warp::get()).map(move || {
         let mut text = state.metrics.render();
         text.push_str(&state.jobs.metrics.render());
+        text.push_str(&state.cache.render());
         let pool = state.pool.status();
         text.push_str(&format!(
             "# HELP adrec_db_pool_connections Database pool connections by state.\n\

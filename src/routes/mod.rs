@@ -16,6 +16,7 @@ use deadpool_postgres::Pool;
 use percent_encoding::percent_decode_str;
 use warp::{Filter, Reply};
 
+use crate::db::cache::ReadCache;
 use crate::error::{AppError, recover};
 use crate::jobs::JobRunner;
 use crate::metrics::Metrics;
@@ -24,15 +25,22 @@ use crate::metrics::Metrics;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: Pool,
+    pub cache: Arc<ReadCache>,
     pub jobs: Arc<JobRunner>,
     pub auth: Arc<jobs::Auth>,
     pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
-    pub fn new(pool: Pool, jobs: Arc<JobRunner>, tokens: &[secrecy::SecretString]) -> Self {
+    pub fn new(
+        pool: Pool,
+        cache: Arc<ReadCache>,
+        jobs: Arc<JobRunner>,
+        tokens: &[secrecy::SecretString],
+    ) -> Self {
         Self {
             pool,
+            cache,
             jobs,
             auth: Arc::new(jobs::Auth::new(tokens)),
             metrics: Arc::new(Metrics::default()),

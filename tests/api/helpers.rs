@@ -222,6 +222,30 @@ impl TestApp {
                 .await
                 .unwrap();
         }
+        // As db_writing does: instances drop their read caches.
+        self.db
+            .batch_execute("NOTIFY adrec_published")
+            .await
+            .unwrap();
+    }
+
+    /// The value of one metric line of `/metrics`.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = self.get("/metrics").await.text().await.unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(series).map(|v| v.trim().parse().unwrap()))
+            .unwrap_or_else(|| panic!("no {series} in /metrics"))
+    }
+
+    /// The read cache turns on once its LISTEN connection is up, shortly after startup.
+    pub async fn wait_for_read_cache(&self) {
+        for _ in 0..100 {
+            if self.metric("adrec_read_cache_live").await == 1.0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the read cache never turned on");
     }
 
     pub async fn stop(mut self) {

@@ -117,6 +117,16 @@ async fn the_pipeline_runs_over_http_on_the_course_data() {
         ..Options::default()
     })
     .await;
+    // With the read cache on, a 404 is cached; the publication below must replace it.
+    app.wait_for_read_cache().await;
+    let adv_url = "/recommendations/IDOFCO721HTJGDH7332G/TopProduct";
+    assert_eq!(app.get_json(adv_url).await.0, 404);
+    assert_eq!(app.get_json(adv_url).await.0, 404);
+    assert!(
+        app.metric("adrec_read_cache_lookups_total{result=\"hit\"}")
+            .await
+            >= 1.0
+    );
 
     // The date in a JSON body, with a long poll.
     let r = app
