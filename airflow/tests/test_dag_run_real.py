@@ -136,3 +136,28 @@ def test_dag_run_computes_and_publishes_recommendations(adrec_service, airflow_d
         ranks = [rec["rank"] for rec in body["recommendations"]]
         assert 1 <= len(ranks) <= 20, body
         assert ranks == list(range(1, len(ranks) + 1)), body
+
+
+def test_dag_run_fails_when_the_real_service_refuses_the_token(adrec_service, airflow_db):
+    day = "2024-11-26"
+    result = dags_test(
+        day,
+        http_connection(adrec_service.port, "a-revoked-token-0000", token_in="password"),
+        ADREC_AIRFLOW_RETRIES="0",
+    )
+
+    assert result.returncode != 0, output_of(result)
+    state, tasks = run_states(airflow_db, day)
+    assert state == "failed", output_of(result)
+    assert tasks["filter_data"][0] == "failed"
+    assert {tasks[t][0] for t in ("top_ctr", "top_product", "db_writing")} == {"upstream_failed"}
+    assert "401" in result.stdout + result.stderr
+    assert "a-revoked-token-0000" not in result.stdout + result.stderr
+    # Nothing ran: the service recorded no run for that day.
+    runs = requests.get(
+        f"{adrec_service.url}/jobs/runs",
+        params={"date": day},
+        headers={"Authorization": f"Bearer {adrec_service.token}"},
+        timeout=10,
+    )
+    assert runs.status_code == 200 and runs.json()["runs"] == [], runs.text
