@@ -84,7 +84,9 @@ impl<'a> OutputWriter<'a> {
     /// Opens a Parquet file for `table`, named after this run so it never overwrites live data.
     pub fn table(&mut self, table: &str, schema: SchemaRef) -> anyhow::Result<TableWriter> {
         let path = format!("{table}/part-{}.parquet", self.run_id);
-        let key = format!("{}{}", self.key_prefix(), path);
+        let key = self
+            .work
+            .key(&format!("{}{path}", stage_dir(self.stage, self.date)));
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(1 << 20))
@@ -146,15 +148,6 @@ impl<'a> OutputWriter<'a> {
             .await
             .context("removing an earlier run's output")?;
         Ok(manifest)
-    }
-
-    fn key_prefix(&self) -> String {
-        let url = self.work.url_of(&stage_dir(self.stage, self.date));
-        let store_root = self.work.store_url.as_str().trim_end_matches('/').len();
-        let path = url[store_root..].trim_start_matches('/');
-        percent_encoding::percent_decode_str(path)
-            .decode_utf8_lossy()
-            .into_owned()
     }
 }
 

@@ -137,7 +137,8 @@ impl Location {
         format!("{}{}", self.url, rel)
     }
 
-    fn key(&self, rel: &str) -> String {
+    /// The object key of `rel` inside the store.
+    pub fn key(&self, rel: &str) -> String {
         format!("{}{}", self.prefix, rel)
     }
 
