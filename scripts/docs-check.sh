@@ -26,8 +26,9 @@ fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-# Flags that keep Chromium off the network (it has no internet here) and fast in a container.
-CHROMIUM=(/usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run
+# Flags that keep Chromium off the network (it has no internet here) and fast in a container;
+# `timeout` because a page that never settles would otherwise keep headless Chromium up for good.
+CHROMIUM=(timeout -k 5 90 /usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run
     --disable-background-networking --disable-component-update --disable-sync
     --disable-dev-shm-usage --hide-scrollbars --virtual-time-budget=5000)
 
