@@ -20,7 +20,7 @@ start_adrec() {
   ADREC_TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
   ADREC_BASE="http://127.0.0.1:$port"
   DATABASE_URL="$1" RAW_URL="file://$2/" WORK_URL="file://$3/" JOBS_TOKENS="$ADREC_TOKEN" \
-    PORT="$port" HOST=127.0.0.1 RUST_LOG="${RUST_LOG:-warn}" "$ADREC_BIN" serve &
+    PORT="$port" HOST=127.0.0.1 READ_CACHE="${READ_CACHE:-true}" RUST_LOG="${RUST_LOG:-warn}" "$ADREC_BIN" serve &
   ADREC_PID=$!
   for _ in $(seq 200); do
     curl -fsS "$ADREC_BASE/readyz" >/dev/null 2>&1 && return 0

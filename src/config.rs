@@ -36,11 +36,13 @@ pub struct AuthConfig {
     pub tokens: Vec<SecretString>,
 }
 
-/// `HOST`, `PORT`, `SHUTDOWN_GRACE_SECS`.
+/// `HOST`, `PORT`, `SHUTDOWN_GRACE_SECS`, `READ_CACHE`.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     pub host: IpAddr,
     pub port: u16,
+    /// Cache `/recommendations` answers until the next publication (see `db::cache`).
+    pub read_cache: bool,
     /// How long in-flight requests (long polls included) may take to finish after SIGTERM.
     pub shutdown_grace: Duration,
 }
@@ -105,6 +107,7 @@ impl ServerConfig {
         Ok(Self {
             host: parsed("HOST", IpAddr::from([0, 0, 0, 0]))?,
             port: parsed("PORT", 8080)?,
+            read_cache: parsed("READ_CACHE", true)?,
             shutdown_grace: Duration::from_secs(parsed("SHUTDOWN_GRACE_SECS", 30)?),
         })
     }

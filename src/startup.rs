@@ -53,9 +53,11 @@ impl Application {
             .with_context(|| format!("binding {bind}"))?;
         let addr = listener.local_addr()?;
         let cache = Arc::new(ReadCache::default());
-        let listener_cache = cache.clone();
-        let connector = db::connector(&config.db)?;
-        tokio::spawn(async move { listener_cache.listen(connector).await });
+        if config.server.read_cache {
+            let listener_cache = cache.clone();
+            let connector = db::connector(&config.db)?;
+            tokio::spawn(async move { listener_cache.listen(connector).await });
+        }
         let state = AppState::new(pool, cache, jobs.clone(), &config.auth.tokens);
         Ok(Self {
             listener,

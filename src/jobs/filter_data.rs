@@ -1,17 +1,19 @@
 //! filter_data: the day's rows of active advertisers, from the raw logs, as Parquet.
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, BooleanArray, StringArray};
 use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::DataType;
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 use serde_json::json;
 
 use super::inputs::{self, ACTIVE_NAMES, Input};
-use super::output::{OutputWriter, normalize, plain_schema};
+use super::output::{ManifestFile, OutputWriter, TableWriter, normalize, plain_schema};
 use super::session::{self, query};
 use super::{JobEnv, StageResult};
 
@@ -68,7 +70,19 @@ pub async fn run(env: &JobEnv, date: NaiveDate) -> anyhow::Result<StageResult> {
     Ok(result)
 }
 
-/// Runs one log's classification query, writes the kept rows and counts every outcome.
+/// The outcomes the filter queries give every row, in counting order.
+const OUTCOMES: [&str; 6] = [
+    "kept",
+    "inactive",
+    "malformed",
+    "bad_date",
+    "bad_type",
+    "other",
+];
+
+/// Runs one log's classification query, writes the kept rows and counts every outcome. Each of
+/// the plan's output partitions is split and encoded to its own Parquet file on its own task, so
+/// both cores work on the encoding too.
 async fn filter_log(
     ctx: &SessionContext,
     out: &mut OutputWriter<'_>,
@@ -84,45 +98,70 @@ async fn filter_log(
     let df = query(ctx, &format!("filter_{table}"), sql, &params).await?;
     let full = df.schema().as_arrow().clone();
     let outcome_idx = full.index_of("outcome")?;
-    let keep: Vec<usize> = (0..full.fields().len())
+    let keep: Arc<[usize]> = (0..full.fields().len())
         .filter(|i| *i != outcome_idx)
         .collect();
-    let schema = std::sync::Arc::new(full.project(&keep)?);
-    let mut writer = out.table(table, plain_schema(&schema))?;
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    let mut stream = df
-        .execute_stream()
+    let schema = plain_schema(&full.project(&keep)?);
+    let streams = df
+        .execute_stream_partitioned()
         .await
         .with_context(|| format!("reading {table}"))?;
-    while let Some(batch) = stream
-        .try_next()
-        .await
-        .with_context(|| format!("reading {table}"))?
-    {
+    let mut tasks = Vec::with_capacity(streams.len());
+    for (part, stream) in streams.into_iter().enumerate() {
+        let writer = out.table(table, part, schema.clone())?;
+        let keep = keep.clone();
+        tasks.push(tokio::spawn(split(stream, writer, keep, outcome_idx)));
+    }
+    let mut counts = [0u64; OUTCOMES.len()];
+    for task in tasks {
+        let (file, part_counts) = task.await.context("a filter task panicked")??;
+        out.add(file);
+        counts
+            .iter_mut()
+            .zip(part_counts)
+            .for_each(|(c, n)| *c += n);
+    }
+    Ok(OUTCOMES
+        .iter()
+        .zip(counts)
+        .filter(|(_, n)| *n > 0)
+        .map(|(o, n)| ((*o).to_owned(), n))
+        .collect())
+}
+
+/// Writes one partition's kept rows; counts its outcomes.
+async fn split(
+    mut stream: SendableRecordBatchStream,
+    mut writer: TableWriter,
+    keep: Arc<[usize]>,
+    outcome_idx: usize,
+) -> anyhow::Result<(ManifestFile, [u64; OUTCOMES.len()])> {
+    let mut counts = [0u64; OUTCOMES.len()];
+    while let Some(batch) = stream.try_next().await.context("reading the raw logs")? {
         let outcome = cast(batch.column(outcome_idx), &DataType::Utf8)?;
         let outcome = outcome
             .as_any()
             .downcast_ref::<StringArray>()
             .context("outcome column")?;
-        let mut kept = 0u64;
         let mask: BooleanArray = outcome
             .iter()
             .map(|o| {
-                let o = o.unwrap_or("malformed");
-                if let Some(n) = counts.get_mut(o) {
-                    *n += 1;
-                } else {
-                    counts.insert(o.to_owned(), 1);
-                }
-                kept += u64::from(o == "kept");
-                Some(o == "kept")
+                let i = match o {
+                    Some("kept") => 0,
+                    Some("inactive") => 1,
+                    Some("malformed") | None => 2,
+                    Some("bad_date") => 3,
+                    Some("bad_type") => 4,
+                    Some(_) => 5,
+                };
+                counts[i] += 1;
+                Some(i == 0)
             })
             .collect();
-        if kept > 0 {
+        if mask.true_count() > 0 {
             let rows = filter_record_batch(&batch.project(&keep)?, &mask)?;
             writer.write(&normalize(rows)?).await?;
         }
     }
-    out.finish_table(writer).await?;
-    Ok(counts)
+    Ok((writer.close().await?, counts))
 }

@@ -82,8 +82,14 @@ impl<'a> OutputWriter<'a> {
     }
 
     /// Opens a Parquet file for `table`, named after this run so it never overwrites live data.
-    pub fn table(&mut self, table: &str, schema: SchemaRef) -> anyhow::Result<TableWriter> {
-        let path = format!("{table}/part-{}.parquet", self.run_id);
+    /// Opens part `part` of `table`, named after this run so it never overwrites live data.
+    pub fn table(
+        &self,
+        table: &str,
+        part: usize,
+        schema: SchemaRef,
+    ) -> anyhow::Result<TableWriter> {
+        let path = format!("{table}/part-{}-{part}.parquet", self.run_id);
         let key = self
             .work
             .key(&format!("{}{path}", stage_dir(self.stage, self.date)));
@@ -101,18 +107,9 @@ impl<'a> OutputWriter<'a> {
         })
     }
 
-    pub async fn finish_table(&mut self, t: TableWriter) -> anyhow::Result<u64> {
-        let rows = t.rows;
-        t.writer
-            .close()
-            .await
-            .with_context(|| format!("writing {} output", t.table))?;
-        self.files.push(ManifestFile {
-            table: t.table,
-            path: t.path,
-            rows,
-        });
-        Ok(rows)
+    /// Records a closed file in the manifest to be.
+    pub fn add(&mut self, file: ManifestFile) {
+        self.files.push(file);
     }
 
     /// Writes the manifest (publishing the output), then removes files of earlier runs.
@@ -166,6 +163,19 @@ impl TableWriter {
         }
         Ok(())
     }
+
+    /// Finishes the file (footer, upload) and describes it for the manifest.
+    pub async fn close(self) -> anyhow::Result<ManifestFile> {
+        self.writer
+            .close()
+            .await
+            .with_context(|| format!("writing {} output", self.table))?;
+        Ok(ManifestFile {
+            table: self.table,
+            path: self.path,
+            rows: self.rows,
+        })
+    }
 }
 
 /// The manifest of an upstream stage's output; a clear error if that output is not complete.
@@ -201,12 +211,15 @@ pub async fn write_df(
     df: DataFrame,
 ) -> anyhow::Result<u64> {
     let schema = plain_schema(df.schema().as_arrow());
-    let mut writer = out.table(table, schema)?;
+    let mut writer = out.table(table, 0, schema)?;
     let mut stream = df.execute_stream().await?;
     while let Some(batch) = stream.try_next().await? {
         writer.write(&normalize(batch)?).await?;
     }
-    out.finish_table(writer).await
+    let file = writer.close().await?;
+    let rows = file.rows;
+    out.add(file);
+    Ok(rows)
 }
 
 /// Parquet outputs use plain Utf8 strings, whatever string view types the plan produced.

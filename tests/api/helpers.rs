@@ -131,6 +131,7 @@ pub fn config(database_url: &str, raw: &str, work: &str, retention_days: u32) ->
         server: ServerConfig {
             host: [127, 0, 0, 1].into(),
             port: 0,
+            read_cache: true,
             shutdown_grace: Duration::from_secs(2),
         },
     }

@@ -131,10 +131,18 @@ async fn reruns_replace_exactly_that_date() {
     let second = manifest(&app, "filtered");
     assert_ne!(first["run_id"], second["run_id"]);
     let files: Vec<_> = walk(&app.work.join(format!("filtered/date={DAY}")));
+    let listed = second["files"].as_array().unwrap().len();
     assert_eq!(
         files.len(),
-        3,
-        "one file per table plus the manifest: {files:?}"
+        listed + 1,
+        "the manifest's files and the manifest only: {files:?}"
+    );
+    let run_id = second["run_id"].as_str().unwrap();
+    assert!(
+        files
+            .iter()
+            .all(|f| f.ends_with("_manifest.json") || f.to_str().unwrap().contains(run_id)),
+        "{files:?}"
     );
     let n: i64 = app
         .db
