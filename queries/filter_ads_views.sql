@@ -1,6 +1,7 @@
 -- filter_data, ad views: classify every raw line of the day's input files.
 --
--- Tables: raw_ads_views(line), raw_advertiser_ids(line) (one row per non-header CSV line).
+-- Tables: raw_ads_views(line) (one row per non-header CSV line), active(advertiser_id)
+--         (queries/active_advertisers.sql).
 -- Params: $day       the logical date, 'YYYY-MM-DD'
 --         $partition the hive partition's date when the files come from date=…/ (rows may then
 --                    leave the date column out), else NULL
@@ -9,14 +10,8 @@
 --         bad_date (unparseable date) | bad_type (a type other than impression or click).
 --         Rows of other days are dropped uncounted.
 
--- The active advertisers (blank lines and stray spaces ignored).
-WITH active AS (
-    SELECT DISTINCT trim(line) AS advertiser_id
-    FROM raw_advertiser_ids
-    WHERE trim(line) <> ''
-),
 -- Non-blank lines and their field count (commas + 1).
-lines AS (
+WITH lines AS (
     SELECT line, length(line) - length(replace(line, ',', '')) AS commas
     FROM raw_ads_views
     WHERE trim(line) <> ''

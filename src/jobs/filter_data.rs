@@ -17,6 +17,7 @@ use super::output::{ManifestFile, OutputWriter, TableWriter, normalize, plain_sc
 use super::session::{self, query};
 use super::{JobEnv, StageResult};
 
+const ACTIVE: &str = include_str!("../../queries/active_advertisers.sql");
 const PRODUCT_VIEWS: &str = include_str!("../../queries/filter_product_views.sql");
 const ADS_VIEWS: &str = include_str!("../../queries/filter_ads_views.sql");
 
@@ -42,6 +43,8 @@ pub async fn run(env: &JobEnv, date: NaiveDate) -> anyhow::Result<StageResult> {
 
     let ctx = session::context(&env.storage);
     session::register_lines(&ctx, "raw_advertiser_ids", active.urls(raw)).await?;
+    let active_view = query(&ctx, "active_advertisers", ACTIVE, &[]).await?;
+    ctx.register_table("active", active_view.into_view())?;
     let mut out = OutputWriter::new(&env.storage.work, "filtered", date);
     let mut result = StageResult::default();
     let mut details = json!({ "inputs": { "advertiser_ids": active.files } });
