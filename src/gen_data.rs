@@ -205,3 +205,81 @@ impl<'a> Logs<'a> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(dir: &Path, layout: Layout) -> GenOptions {
+        GenOptions {
+            dir: dir.to_owned(),
+            advertisers: 3,
+            inactive: 1,
+            products: 5,
+            days: 2,
+            start: "2024-05-01".parse().unwrap(),
+            views_per_day: 50,
+            ads_per_day: 80,
+            click_rate: 0.1,
+            big_day: None,
+            big_day_factor: 1,
+            bad_rows_per_day: 0,
+            crlf: false,
+            layout,
+            seed: 3,
+        }
+    }
+
+    fn read_all(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_owned()];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    out.push((
+                        p.strip_prefix(dir).unwrap().to_owned(),
+                        fs::read(&p).unwrap(),
+                    ));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn the_same_options_give_the_same_bytes() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        generate(&options(a.path(), Layout::Single)).unwrap();
+        generate(&options(b.path(), Layout::Single)).unwrap();
+        assert_eq!(read_all(a.path()), read_all(b.path()));
+        let ads = fs::read_to_string(a.path().join("ads_views")).unwrap();
+        assert_eq!(ads.lines().count(), 1 + 2 * 80);
+        assert!(ads.starts_with("advertiser_id,product_id,type,date\n"));
+        let active = fs::read_to_string(a.path().join("advertiser_ids")).unwrap();
+        assert_eq!(
+            active.lines().count(),
+            1 + 3,
+            "inactive advertisers are not listed"
+        );
+    }
+
+    #[test]
+    fn layouts_split_files_by_day() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(&options(dir.path(), Layout::Hive)).unwrap();
+        assert!(
+            dir.path()
+                .join("product_views/date=2024-05-02/part-0.csv")
+                .exists()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        generate(&options(dir.path(), Layout::Daily)).unwrap();
+        let day = fs::read_to_string(dir.path().join("ads_views/2024-05-01.csv")).unwrap();
+        assert_eq!(day.lines().count(), 1 + 80);
+        assert!(day.lines().skip(1).all(|l| l.ends_with(",2024-05-01")));
+    }
+}
