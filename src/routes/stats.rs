@@ -57,6 +57,8 @@ async fn get(state: &AppState) -> Result<Response, AppError> {
         (Some(l), Some(p)) => reads::most_changed(&client, l, p, MOST_CHANGED).await?,
         _ => Vec::new(),
     };
+    // Give the connection back first: holding one while asking the pool for another can starve it.
+    drop(client);
     let last_runs = state.jobs.last_runs().await?;
     let n = agreement.len().max(1) as f64;
     let body = Body {
