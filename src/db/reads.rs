@@ -13,6 +13,15 @@ pub const STATS_DATES: &str = include_str!("../../sql/queries/stats_dates.sql");
 pub const STATS_AGREEMENT: &str = include_str!("../../sql/queries/stats_agreement.sql");
 pub const STATS_CHANGES: &str = include_str!("../../sql/queries/stats_changes.sql");
 
+/// Every read statement, for the test that prepares them all against a migrated database.
+pub const ALL_SQL: [&str; 5] = [
+    RECOMMENDATIONS,
+    HISTORY,
+    STATS_DATES,
+    STATS_AGREEMENT,
+    STATS_CHANGES,
+];
+
 /// One ranked product. The score columns that do not apply to the model are left out.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Recommendation {

@@ -20,11 +20,15 @@ use super::{JobEnv, StageResult};
 use crate::domain::Model;
 
 const DB_ROWS: &str = include_str!("../../queries/db_rows.sql");
-pub const STAGING: &str = include_str!("../../sql/queries/publish_staging.sql");
-pub const DELETE: &str = include_str!("../../sql/queries/publish_delete.sql");
-pub const INSERT: &str = include_str!("../../sql/queries/publish_insert.sql");
-pub const PRUNE: &str = include_str!("../../sql/queries/publish_prune.sql");
-pub const NOTIFY: &str = include_str!("../../sql/queries/publish_notify.sql");
+const STAGING: &str = include_str!("../../sql/queries/publish_staging.sql");
+const DELETE: &str = include_str!("../../sql/queries/publish_delete.sql");
+const INSERT: &str = include_str!("../../sql/queries/publish_insert.sql");
+const PRUNE: &str = include_str!("../../sql/queries/publish_prune.sql");
+const NOTIFY: &str = include_str!("../../sql/queries/publish_notify.sql");
+
+/// The publication's statements in order (the first creates the table the others use), for the
+/// test that prepares every statement against a migrated database.
+pub const PUBLISH_SQL: [&str; 5] = [STAGING, DELETE, INSERT, PRUNE, NOTIFY];
 const COPY: &str = "COPY recommendations_staging \
      (date, advertiser_id, model, rank, product_id, score, clicks, impressions, views) \
      FROM STDIN (FORMAT binary)";

@@ -27,6 +27,7 @@ use serde_json::json;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+pub use db_writing::PUBLISH_SQL;
 pub use runs::{ALL_SQL as RUNS_SQL, Outcome, Run};
 pub use storage::Storage;
 

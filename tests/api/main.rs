@@ -9,4 +9,5 @@ mod jobs_api;
 mod pipeline;
 mod recommendations;
 mod s3;
+mod sql;
 mod stats;
