@@ -1,8 +1,9 @@
 //! `/jobs`: trigger pipeline stages and follow their runs. Bearer auth on every route.
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use chrono::NaiveDate;
+use futures::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
@@ -61,22 +62,37 @@ fn authorized(state: AppState) -> impl Filter<Extract = (), Error = Rejection> +
         .untuple_one()
 }
 
-/// The optional JSON body. `content_length_limit` would refuse a POST with no body at all (no
-/// Content-Length), which is how curl and Airflow send `?date=` triggers; so check the length here.
+/// The optional JSON body, at most 16 KiB. `content_length_limit` would refuse a POST with no
+/// body and no Content-Length (how curl and Airflow send `?date=` triggers), so the body is read
+/// here, stopping as soon as it is too large, whether or not a length was announced.
 fn small_body() -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
-    const LIMIT: u64 = 16 * 1024;
-    warp::header::optional::<u64>("content-length")
-        .and_then(|len: Option<u64>| async move {
-            match len {
-                Some(n) if n > LIMIT => Err(warp::reject::custom(AppError::bad_request(
-                    "invalid_body",
-                    format!("request body too large (over {LIMIT} bytes)"),
-                ))),
-                _ => Ok(()),
-            }
-        })
-        .untuple_one()
-        .and(warp::body::bytes())
+    warp::body::stream().and_then(read_limited)
+}
+
+async fn read_limited<S, B>(stream: S) -> Result<Bytes, Rejection>
+where
+    S: futures::Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    const LIMIT: usize = 16 * 1024;
+    let invalid =
+        |message: String| warp::reject::custom(AppError::bad_request("invalid_body", message));
+    let mut stream = std::pin::pin!(stream);
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let mut chunk = chunk.map_err(|_| invalid("could not read the request body".into()))?;
+        if body.len() + chunk.remaining() > LIMIT {
+            return Err(invalid(format!(
+                "request body too large (over {LIMIT} bytes)"
+            )));
+        }
+        while chunk.has_remaining() {
+            let n = chunk.chunk().len();
+            body.extend_from_slice(chunk.chunk());
+            chunk.advance(n);
+        }
+    }
+    Ok(body.freeze())
 }
 
 #[derive(Deserialize)]

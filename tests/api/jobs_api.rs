@@ -66,6 +66,35 @@ async fn bad_requests_are_named() {
     assert_eq!(r.status().as_u16(), 400);
     assert_error(&r.json().await.unwrap(), "invalid_body");
 
+    // Too large, with or without an announced length (a chunked stream has none).
+    let big = format!(
+        "{{\"date\": \"2024-05-01\", \"pad\": \"{}\"}}",
+        "x".repeat(20_000)
+    );
+    let r = app
+        .client
+        .post(format!("{}/jobs/top_ctr", app.base))
+        .bearer_auth(TOKEN)
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("too large"));
+    let chunks = futures::stream::iter([
+        Ok::<_, std::io::Error>(big.clone().into_bytes()),
+        Ok(big.into_bytes()),
+    ]);
+    let r = app
+        .client
+        .post(format!("{}/jobs/top_ctr", app.base))
+        .bearer_auth(TOKEN)
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+
     let (status, body) = app.get_auth("/jobs/runs/not-a-uuid").await;
     assert_eq!(status, 400);
     assert_error(&body, "invalid_id");
