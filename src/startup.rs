@@ -41,6 +41,8 @@ impl Application {
             .fail_orphans()
             .await
             .context("marking interrupted runs")?;
+        let sweeper = jobs.clone();
+        tokio::spawn(async move { sweeper.sweep().await });
         if orphans > 0 {
             tracing::warn!(
                 runs = orphans,

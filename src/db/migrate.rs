@@ -4,8 +4,14 @@ use anyhow::Context;
 use deadpool_postgres::Pool;
 
 /// (version, name, SQL). Append only: never edit a migration that has shipped.
-pub const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "init", include_str!("../../sql/migrations/V1__init.sql"))];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "init", include_str!("../../sql/migrations/V1__init.sql")),
+    (
+        2,
+        "run_heartbeats",
+        include_str!("../../sql/migrations/V2__run_heartbeats.sql"),
+    ),
+];
 
 /// An arbitrary constant naming adrec's migration lock.
 const LOCK_KEY: i64 = 0x00AD_4EC0_0001;

@@ -91,20 +91,36 @@ impl JobRunner {
         let started = Instant::now();
         tracing::info!(%id, %task, %date, "run started");
         let work = std::panic::AssertUnwindSafe(run_task(&self.env, task, date)).catch_unwind();
-        let outcome = match tokio::time::timeout(JOB_TIMEOUT, work).await {
-            Ok(Ok(Ok(r))) => Outcome {
-                succeeded: true,
-                rows_in: r.rows_in,
-                rows_out: r.rows_out,
-                bad_rows: r.bad_rows,
-                details: r.details,
-                error: None,
-            },
-            Ok(Ok(Err(e))) => failure(format!("{e:#}")),
-            Ok(Err(_panic)) => {
-                failure("internal error: the stage panicked (see the service log)".into())
+        let work = async {
+            match tokio::time::timeout(JOB_TIMEOUT, work).await {
+                Ok(Ok(Ok(r))) => Outcome {
+                    succeeded: true,
+                    rows_in: r.rows_in,
+                    rows_out: r.rows_out,
+                    bad_rows: r.bad_rows,
+                    details: r.details,
+                    error: None,
+                },
+                Ok(Ok(Err(e))) => failure(format!("{e:#}")),
+                Ok(Err(_panic)) => {
+                    failure("internal error: the stage panicked (see the service log)".into())
+                }
+                Err(_) => failure(format!("timed out after {} s", JOB_TIMEOUT.as_secs())),
             }
-            Err(_) => failure(format!("timed out after {} s", JOB_TIMEOUT.as_secs())),
+        };
+        // While the run works, its heartbeat tells other instances this process is alive.
+        let beat = async {
+            let mut tick = tokio::time::interval(runs::HEARTBEAT_EVERY);
+            loop {
+                tick.tick().await;
+                if let Err(e) = runs::heartbeat(&self.env.pool, id).await {
+                    tracing::warn!(%id, error = %crate::error::chain(&e), "run heartbeat failed");
+                }
+            }
+        };
+        let outcome = tokio::select! {
+            outcome = work => outcome,
+            () = beat => unreachable!("the heartbeat never stops"),
         };
         let secs = started.elapsed().as_secs_f64();
         match &outcome.error {
@@ -156,9 +172,21 @@ impl JobRunner {
         runs::last_per_task(&client).await
     }
 
-    /// At startup: runs left `running` by a crashed process are marked failed.
+    /// Runs whose process died (no heartbeat for a minute) are marked failed: at startup, then
+    /// every half minute by `sweep`, on every instance.
     pub async fn fail_orphans(&self) -> Result<u64, AppError> {
         runs::fail_orphans(&self.env.pool, None).await
+    }
+
+    pub async fn sweep(&self) {
+        loop {
+            tokio::time::sleep(runs::HEARTBEAT_EVERY * 3).await;
+            match self.fail_orphans().await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(runs = n, "failed runs whose process stopped"),
+                Err(e) => tracing::warn!(error = %crate::error::chain(&e), "orphan sweep failed"),
+            }
+        }
     }
 
     /// At shutdown: this process's unfinished runs are marked failed rather than left running.

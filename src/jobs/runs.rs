@@ -16,9 +16,23 @@ const RUNNING: &str = include_str!("../../sql/queries/job_runs_running.sql");
 const LIST: &str = include_str!("../../sql/queries/job_runs_list.sql");
 const LAST: &str = include_str!("../../sql/queries/job_runs_last.sql");
 const FAIL_ORPHANS: &str = include_str!("../../sql/queries/job_runs_fail_orphans.sql");
+const HEARTBEAT: &str = include_str!("../../sql/queries/job_runs_heartbeat.sql");
 
 /// Every statement above, for the test that prepares them all against a migrated database.
-pub const ALL_SQL: [&str; 7] = [INSERT, FINISH, GET, RUNNING, LIST, LAST, FAIL_ORPHANS];
+pub const ALL_SQL: [&str; 8] = [
+    INSERT,
+    FINISH,
+    GET,
+    RUNNING,
+    LIST,
+    LAST,
+    FAIL_ORPHANS,
+    HEARTBEAT,
+];
+
+/// A running run's process beats this often; a run silent for `STALE_AFTER` is taken as dead.
+pub const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+pub const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Run {
@@ -170,9 +184,18 @@ pub async fn last_per_task(client: &impl GenericClient) -> Result<Vec<Run>, AppE
     Ok(rows.iter().map(Run::from_row).collect::<Result<_, _>>()?)
 }
 
-/// Marks running runs failed: all of them (`None`, at startup) or the given ones (at shutdown).
+/// Marks running runs failed: the given ones (at shutdown), or with `None` every run whose
+/// process stopped beating for `STALE_AFTER` (it died).
 pub async fn fail_orphans(pool: &Pool, ids: Option<&[Uuid]>) -> Result<u64, AppError> {
     let client = pool.get().await?;
     let ids = ids.map(<[Uuid]>::to_vec);
-    Ok(client.query(FAIL_ORPHANS, &[&ids]).await?.len() as u64)
+    let stale = STALE_AFTER.as_secs() as i32;
+    Ok(client.query(FAIL_ORPHANS, &[&ids, &stale]).await?.len() as u64)
+}
+
+pub async fn heartbeat(pool: &Pool, id: Uuid) -> Result<(), AppError> {
+    let client = pool.get().await?;
+    let stmt = client.prepare_cached(HEARTBEAT).await?;
+    client.execute(&stmt, &[&id]).await?;
+    Ok(())
 }

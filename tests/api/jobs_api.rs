@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 use serde_json::Value;
 
 use crate::helpers::{Options, TOKEN, assert_error, course_data, spawn_app, spawn_app_with};
@@ -313,16 +311,31 @@ async fn a_second_trigger_while_running_is_a_409_naming_the_run() {
 }
 
 #[tokio::test]
-async fn a_run_left_running_by_a_crash_is_failed_at_startup() {
+async fn runs_whose_process_died_are_failed_at_startup_and_live_ones_are_kept() {
     let app = spawn_app().await;
-    let id = uuid::Uuid::new_v4();
-    app.db
-        .execute(
-            "INSERT INTO job_runs (id, task, date, status, trigger, started_at) VALUES ($1, 'top_ctr', '2024-05-01', 'running', 'http', now())",
-            &[&id],
-        )
-        .await
-        .unwrap();
+    // A crashed process's run (never beat, or not for two minutes), and a run another live
+    // instance is executing (it beat just now).
+    let (dead, silent, alive) = (
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    );
+    for (id, task, beat) in [
+        (dead, "top_ctr", "NULL"),
+        (silent, "top_product", "now() - interval '2 minutes'"),
+        (alive, "filter_data", "now()"),
+    ] {
+        app.db
+            .execute(
+                &format!(
+                    "INSERT INTO job_runs (id, task, date, status, trigger, started_at, heartbeat_at) \
+                     VALUES ($1, '{task}', '2024-05-01', 'running', 'http', now(), {beat})"
+                ),
+                &[&id],
+            )
+            .await
+            .unwrap();
+    }
     let url = app.database_url.clone();
     app.stop().await;
 
@@ -331,10 +344,16 @@ async fn a_run_left_running_by_a_crash_is_failed_at_startup() {
         ..Options::default()
     })
     .await;
-    let (status, run) = app.get_auth(&format!("/jobs/runs/{id}?wait=1")).await;
-    assert_eq!(status, 200);
-    assert_eq!(run["status"], "failed");
-    assert!(run["error"].as_str().unwrap().contains("interrupted"));
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    for id in [dead, silent] {
+        let (status, run) = app.get_auth(&format!("/jobs/runs/{id}")).await;
+        assert_eq!(status, 200);
+        assert_eq!(run["status"], "failed", "{run}");
+        assert!(run["error"].as_str().unwrap().contains("interrupted"));
+    }
+    let (_, run) = app.get_auth(&format!("/jobs/runs/{alive}")).await;
+    assert_eq!(
+        run["status"], "running",
+        "another instance's live run is left alone"
+    );
     app.stop().await;
 }
