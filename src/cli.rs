@@ -3,14 +3,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, DbConfig, StorageConfig};
 use crate::domain::{Task, parse_date};
 use crate::gen_data::GenOptions;
-use crate::jobs::{JobEnv, JobRunner, Storage};
+use crate::jobs::{JobEnv, JobRunner};
 use crate::startup::{Application, shutdown_signal};
 use crate::{db, gen_data};
 
@@ -81,16 +80,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
 }
 
 async fn run_task(task: Task, date: NaiveDate) -> anyhow::Result<ExitCode> {
-    let db = DbConfig::from_env()?;
-    let storage_cfg = StorageConfig::from_env()?;
-    let pool = db::pool(&db)?;
-    db::migrate(&pool).await.context("migrating the database")?;
-    let storage = Storage::from_config(&storage_cfg).await?;
-    let env = JobEnv {
-        pool,
-        storage,
-        retention_days: storage_cfg.retention_days,
-    };
+    let env = JobEnv::connect(&DbConfig::from_env()?, &StorageConfig::from_env()?).await?;
     let runner = Arc::new(JobRunner::new(env));
     let run = runner
         .start(task, date, "cli")

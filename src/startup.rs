@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::db;
 use crate::db::cache::ReadCache;
-use crate::jobs::{JobEnv, JobRunner, Storage};
+use crate::jobs::{JobEnv, JobRunner};
 use crate::routes::{AppState, routes};
 
 pub struct Application {
@@ -26,17 +26,9 @@ impl Application {
     /// Connects, migrates, fails runs a crashed process left running, and binds the port
     /// (port 0 picks a free one). Nothing is served until `run_until_stopped`.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = db::pool(&config.db)?;
-        let applied = db::migrate(&pool).await.context("migrating the database")?;
-        if !applied.is_empty() {
-            tracing::info!(?applied, "applied migrations");
-        }
-        let storage = Storage::from_config(&config.storage).await?;
-        let jobs = Arc::new(JobRunner::new(JobEnv {
-            pool: pool.clone(),
-            storage,
-            retention_days: config.storage.retention_days,
-        }));
+        let env = JobEnv::connect(&config.db, &config.storage).await?;
+        let pool = env.pool.clone();
+        let jobs = Arc::new(JobRunner::new(env));
         let orphans = jobs
             .fail_orphans()
             .await

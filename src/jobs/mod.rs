@@ -31,6 +31,9 @@ pub use db_writing::PUBLISH_SQL;
 pub use runs::{ALL_SQL as RUNS_SQL, Outcome, Run};
 pub use storage::Storage;
 
+use anyhow::Context;
+
+use crate::config::{DbConfig, StorageConfig};
 use crate::domain::Task;
 use crate::error::AppError;
 
@@ -39,6 +42,24 @@ pub struct JobEnv {
     pub pool: Pool,
     pub storage: Storage,
     pub retention_days: u32,
+}
+
+impl JobEnv {
+    /// Opens the pool, migrates the database and sets up storage: what `serve` and `run` share.
+    pub async fn connect(db: &DbConfig, storage: &StorageConfig) -> anyhow::Result<Self> {
+        let pool = crate::db::pool(db)?;
+        let applied = crate::db::migrate(&pool)
+            .await
+            .context("migrating the database")?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "applied migrations");
+        }
+        Ok(Self {
+            pool,
+            storage: Storage::from_config(storage).await?,
+            retention_days: storage.retention_days,
+        })
+    }
 }
 
 /// What a stage reports: rows read, rows written, rows skipped as bad, and details for the run.

@@ -71,6 +71,16 @@ fn upload(root: &std::path::Path, prefix: &str) {
     }
 }
 
+/// The service with both RAW_URL and WORK_URL in the bucket `lake`.
+async fn lake_app() -> crate::helpers::TestApp {
+    spawn_app_with(Options {
+        raw_url: Some("s3://lake/raw/".into()),
+        work_url: Some("s3://lake/work/".into()),
+        ..Options::default()
+    })
+    .await
+}
+
 /// Both tests set the AWS variables; they run in one test so they never race on the environment.
 #[tokio::test]
 async fn the_pipeline_runs_against_a_real_s3_server_and_signatures_are_checked() {
@@ -84,12 +94,7 @@ async fn the_pipeline_runs_against_a_real_s3_server_and_signatures_are_checked()
         std::env::set_var("AWS_SECRET_ACCESS_KEY", SECRET);
         std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
     }
-    let app = spawn_app_with(Options {
-        raw_url: Some("s3://lake/raw/".into()),
-        work_url: Some("s3://lake/work/".into()),
-        ..Options::default()
-    })
-    .await;
+    let app = lake_app().await;
 
     let run = app.run_task("pipeline", "2024-11-25").await;
 
@@ -122,12 +127,7 @@ async fn the_pipeline_runs_against_a_real_s3_server_and_signatures_are_checked()
 
     // A wrong secret: s3s-fs refuses the signature and the run fails, saying so without the key.
     unsafe { std::env::set_var("AWS_SECRET_ACCESS_KEY", "not-the-secret") };
-    let app = spawn_app_with(Options {
-        raw_url: Some("s3://lake/raw/".into()),
-        work_url: Some("s3://lake/work/".into()),
-        ..Options::default()
-    })
-    .await;
+    let app = lake_app().await;
     let run = app.run_task("filter_data", "2024-11-26").await;
     assert_eq!(run["status"], "failed", "{run}");
     let err = run["error"].as_str().unwrap();
