@@ -186,8 +186,14 @@ pub async fn read_manifest(
 ) -> anyhow::Result<Manifest> {
     let rel = format!("{}{MANIFEST}", stage_dir(stage, date));
     let Some(bytes) = work.get(&rel).await? else {
+        // The filtered output is filter_data's; the model outputs are named after their tasks.
+        let task = if stage == "filtered" {
+            "filter_data"
+        } else {
+            stage
+        };
         bail!(
-            "no complete {stage} output for {date} (no manifest at {}): run {stage} for {date} first",
+            "no complete {stage} output for {date} (no manifest at {}): run {task} for {date} first",
             work.url_of(&rel)
         );
     };

@@ -116,7 +116,7 @@ async fn a_failed_stage_names_the_missing_input_and_keeps_served_data() {
     assert_eq!(run["status"], "failed", "{run}");
     let err = run["error"].as_str().unwrap();
     assert!(
-        err.contains("filtered") && err.contains("2024-05-02"),
+        err.contains("filtered") && err.contains("run filter_data for 2024-05-02"),
         "{err}"
     );
     // filter_data with no raw logs at all.
