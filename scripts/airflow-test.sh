@@ -4,7 +4,7 @@
 #
 # Needs: python3.11 (or ADREC_PYTHON) with venv + pip, and PyPI the first time. The real-service
 # end-to-end test needs ADREC_BIN=<adrec binary>, psql on ADREC_PG_URL and the sample logs (ADREC_SAMPLE_DATA,
-# default ../shared/data/juanspadaro-mlops_utdt); without ADREC_BIN it fails unless ADREC_AIRFLOW_SKIP_REAL=1.
+# default data/sample in the repository); without ADREC_BIN it fails unless ADREC_AIRFLOW_SKIP_REAL=1.
 # Extra arguments go to pytest (e.g. -k stub).
 #
 # Env: ADREC_CACHE (default ~/.cache/adrec) holds venv-airflow/, re-installed only when the lock changes.

@@ -8,15 +8,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 bin="${ADREC_BIN:?set ADREC_BIN to the adrec binary}"
 keep="${1:-}"
 work=$(mktemp -d /tmp/adrec-demo.XXXXXX)
-course="$here/../shared/data/juanspadaro-mlops_utdt"
-
-if [ -d "$course" ]; then
-  raw="$course"; days=(2024-11-20 2024-11-21 2024-11-22)
-  echo "== logs: the course sample data ($raw)"
-else
-  raw="$work/raw"; days=(2024-05-01 2024-05-02 2024-05-03)
-  "$bin" gen-data "$raw" --days 3 --start 2024-05-01 --bad-rows-per-day 4
-fi
+raw="$here/data/sample"; days=(2024-11-23 2024-11-24 2024-11-25)
+echo "== logs: the course sample data shipped in the repository ($raw, see its README.md)"
 
 source "$here/scripts/lib.sh"
 trap 'stop_adrec; rm -rf "$work"' EXIT

@@ -2,7 +2,7 @@
 
 Needs `ADREC_BIN` (the adrec binary; `make test` sets it), psql on `ADREC_PG_URL`
 (default postgres://postgres@127.0.0.1:5432) and the course sample logs (`ADREC_SAMPLE_DATA`, default
-`<repo>/../shared/data/juanspadaro-mlops_utdt`). Without ADREC_BIN the test fails, unless
+`<repo>/data/sample`, shipped in the repository). Without ADREC_BIN the test fails, unless
 ADREC_AIRFLOW_SKIP_REAL=1 says to skip it.
 """
 
@@ -21,9 +21,9 @@ import requests
 from support import REPO, TASKS, dags_test, http_connection, output_of, run_states
 
 DAY = "2024-11-25"
-# The course sample logs (dates 2024-11-20..2024-12-19), next to the repository unless ADREC_SAMPLE_DATA says otherwise.
+# The course sample logs shipped in the repository (dates 2024-11-23..2024-11-25), unless ADREC_SAMPLE_DATA says otherwise.
 SAMPLE = Path(
-    os.environ.get("ADREC_SAMPLE_DATA") or REPO / ".." / "shared" / "data" / "juanspadaro-mlops_utdt"
+    os.environ.get("ADREC_SAMPLE_DATA") or REPO / "data" / "sample"
 ).resolve()
 
 

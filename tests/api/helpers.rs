@@ -266,12 +266,10 @@ pub fn write(dir: &Path, rel: &str, content: &str) {
     std::fs::write(path, content).unwrap();
 }
 
-/// The course data shipped beside the repository.
-pub fn course_data(cohort: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
-        .join(cohort);
-    assert!(p.exists(), "course data missing at {}", p.display());
+/// The course's sample logs, shipped in the repository (`data/sample/`, 2024-11-23..25).
+pub fn course_data() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
+    assert!(p.exists(), "course sample data missing at {}", p.display());
     p.canonicalize().unwrap()
 }
 

@@ -138,7 +138,7 @@ async fn a_failed_stage_names_the_missing_input_and_keeps_served_data() {
 
 #[tokio::test]
 async fn the_pipeline_runs_over_http_on_the_course_data() {
-    let raw = course_data("juanspadaro-mlops_utdt");
+    let raw = course_data();
     let app = spawn_app_with(Options {
         raw_url: Some(raw.to_str().unwrap().to_owned()),
         ..Options::default()

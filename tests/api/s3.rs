@@ -63,7 +63,7 @@ async fn start_s3s() -> S3Server {
 
 /// Copies the course's raw files into the bucket folder (s3s-fs serves a folder).
 fn upload(root: &std::path::Path, prefix: &str) {
-    let src = course_data("juanspadaro-mlops_utdt");
+    let src = course_data();
     let dst = root.join("lake").join(prefix);
     std::fs::create_dir_all(&dst).unwrap();
     for f in ["advertiser_ids", "product_views", "ads_views"] {
