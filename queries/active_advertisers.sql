@@ -1,5 +1,6 @@
--- filter_data: the active advertisers, from the raw list (blank lines and stray spaces ignored).
--- Table: raw_advertiser_ids(line). Registered as the view `active` for the filter queries.
-SELECT DISTINCT trim(line) AS advertiser_id
-FROM raw_advertiser_ids
-WHERE trim(line) <> ''
+-- filter_data: the active advertisers. The log scan has already dropped blank lines, trimmed
+-- spaces and counted malformed lines.
+-- Table: advertiser_ids(advertiser_id). Collected once and registered as `active` for the filter
+-- queries.
+SELECT DISTINCT advertiser_id
+FROM advertiser_ids

@@ -1,39 +1,14 @@
--- filter_data, product views: classify every raw line of the day's input files.
+-- filter_data, product views: every row of the day, with its outcome.
 --
--- Tables: raw_product_views(line) (one row per non-header CSV line), active(advertiser_id)
---         (queries/active_advertisers.sql).
--- Params: $day       the logical date, 'YYYY-MM-DD'
---         $partition the hive partition's date when the files come from date=…/ (rows may then
---                    leave the date column out), else NULL
+-- Tables: product_views(advertiser_id, product_id, date), read by the log scan (src/jobs/scan),
+--         which has already skipped and counted the blank, badly encoded, malformed (wrong
+--         field count, empty id) and badly dated lines, and applies `date = $day` as it reads;
+--         active(advertiser_id) (queries/active_advertisers.sql).
+-- Params: $day  the logical date.
 -- Output: advertiser_id, product_id, date, outcome, where outcome is
---         kept | inactive (not an active advertiser) | malformed (wrong field count, empty id) |
---         bad_date (unparseable date). Rows of other days are dropped uncounted.
-
--- Non-blank lines and their field count (commas + 1).
-WITH lines AS (
-    SELECT line, length(line) - length(replace(line, ',', '')) AS commas
-    FROM raw_product_views
-    WHERE trim(line) <> ''
-),
-fields AS (
-    SELECT commas,
-           trim(split_part(line, ',', 1)) AS advertiser_id,
-           trim(split_part(line, ',', 2)) AS product_id,
-           CASE WHEN commas = 2 THEN trim(split_part(line, ',', 3)) ELSE $partition END AS day
-    FROM lines
-),
-classified AS (
-    SELECT f.advertiser_id, f.product_id, f.day,
-           CASE
-               WHEN NOT (f.commas = 2 OR (f.commas = 1 AND $partition IS NOT NULL))
-                    OR f.advertiser_id = '' OR f.product_id = '' THEN 'malformed'
-               WHEN f.day = $day THEN CASE WHEN a.advertiser_id IS NULL THEN 'inactive' ELSE 'kept' END
-               WHEN length(f.day) <> 10 OR try_cast(f.day AS DATE) IS NULL THEN 'bad_date'
-               ELSE 'other_day'
-           END AS outcome
-    FROM fields f
-    LEFT JOIN active a ON a.advertiser_id = f.advertiser_id
-)
-SELECT advertiser_id, product_id, try_cast(day AS DATE) AS date, outcome
-FROM classified
-WHERE outcome <> 'other_day'
+--         kept | inactive (not an active advertiser).
+SELECT v.advertiser_id, v.product_id, v.date,
+       CASE WHEN a.advertiser_id IS NULL THEN 'inactive' ELSE 'kept' END AS outcome
+FROM product_views v
+LEFT JOIN active a ON a.advertiser_id = v.advertiser_id
+WHERE v.date = $day

@@ -1,11 +1,7 @@
 -- top_ctr: (advertiser, product) pairs with clicks but no impression on the day. Their CTR is
 -- undefined, so they are left out of the ranking; the run reports how many.
+--
+-- Table:  ctr_counts(advertiser_id, product_id, clicks, impressions) (queries/top_ctr_counts.sql).
 SELECT count(*) AS pairs, coalesce(sum(clicks), 0) AS clicks
-FROM (
-    SELECT advertiser_id, product_id,
-           count(*) FILTER (WHERE type = 'click')      AS clicks,
-           count(*) FILTER (WHERE type = 'impression') AS impressions
-    FROM ads_views
-    GROUP BY advertiser_id, product_id
-) counts
+FROM ctr_counts
 WHERE impressions = 0 AND clicks > 0

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, DbConfig, StorageConfig};
+use crate::config::{Config, DbConfig, EngineConfig, StorageConfig};
 use crate::domain::{Task, parse_date};
 use crate::gen_data::GenOptions;
 use crate::jobs::{JobEnv, JobRunner};
@@ -80,7 +80,12 @@ pub async fn run() -> anyhow::Result<ExitCode> {
 }
 
 async fn run_task(task: Task, date: NaiveDate) -> anyhow::Result<ExitCode> {
-    let env = JobEnv::connect(&DbConfig::from_env()?, &StorageConfig::from_env()?).await?;
+    let env = JobEnv::connect(
+        &DbConfig::from_env()?,
+        &StorageConfig::from_env()?,
+        &EngineConfig::from_env()?,
+    )
+    .await?;
     let runner = Arc::new(JobRunner::new(env));
     let run = runner
         .start(task, date, "cli")
@@ -98,7 +103,7 @@ async fn run_task(task: Task, date: NaiveDate) -> anyhow::Result<ExitCode> {
         }
     };
     println!("{}", serde_json::to_string_pretty(&run)?);
-    Ok(if run.status == "succeeded" {
+    Ok(if run.status == crate::jobs::RunStatus::Succeeded {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

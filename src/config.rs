@@ -30,6 +30,16 @@ pub struct StorageConfig {
     pub retention_days: u32,
 }
 
+/// `JOB_MEMORY_LIMIT`, `JOB_THREADS`, `JOB_SPILL_DIR`: the query engine (see `jobs::engine`).
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Bytes all running queries may hold together; spilling operators spill past it.
+    pub memory_limit: u64,
+    pub threads: usize,
+    /// Where spill files go (default: the OS temp directory).
+    pub spill_dir: Option<PathBuf>,
+}
+
 /// `JOBS_TOKENS`: bearer tokens accepted on `/jobs`, comma-separated so they can be rotated.
 #[derive(Clone, Debug)]
 pub struct AuthConfig {
@@ -52,6 +62,7 @@ pub struct ServerConfig {
 pub struct Config {
     pub db: DbConfig,
     pub storage: StorageConfig,
+    pub engine: EngineConfig,
     pub auth: AuthConfig,
     pub server: ServerConfig,
 }
@@ -61,6 +72,7 @@ impl Config {
         Ok(Self {
             db: DbConfig::from_env()?,
             storage: StorageConfig::from_env()?,
+            engine: EngineConfig::from_env()?,
             auth: AuthConfig::from_env()?,
             server: ServerConfig::from_env()?,
         })
@@ -85,6 +97,62 @@ impl StorageConfig {
             retention_days: parsed("RETENTION_DAYS", 30)?,
         })
     }
+}
+
+impl EngineConfig {
+    /// Half the memory the host gives the process (its cgroup limit, else the machine's RAM)
+    /// unless `JOB_MEMORY_LIMIT` says otherwise: the rest is for serving, the scan's buffers and
+    /// what DataFusion does not account for.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let available = crate::jobs::engine::available_memory();
+        let memory_limit = match optional("JOB_MEMORY_LIMIT") {
+            None => available / 2,
+            Some(v) => parse_bytes(&v, available).map_err(|e| {
+                anyhow::anyhow!("environment variable JOB_MEMORY_LIMIT={v:?} is invalid: {e}")
+            })?,
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads: usize = parsed("JOB_THREADS", cores)?;
+        if threads == 0 {
+            bail!("environment variable JOB_THREADS must be at least 1");
+        }
+        Ok(Self {
+            memory_limit,
+            threads,
+            spill_dir: optional("JOB_SPILL_DIR").map(PathBuf::from),
+        })
+    }
+}
+
+/// `1073741824`, `512MiB`, `512M`, `2GiB`, `2G`, `64KiB` (binary units, any case), or a share of
+/// `available` such as `60%`.
+pub fn parse_bytes(raw: &str, available: u64) -> Result<u64, String> {
+    let s = raw.trim();
+    if let Some(pct) = s.strip_suffix('%') {
+        let p: f64 = pct
+            .trim()
+            .parse()
+            .map_err(|_| "expected a percentage like 60%".to_owned())?;
+        if !(p > 0.0 && p <= 100.0) {
+            return Err("a percentage must be in (0, 100]".into());
+        }
+        return Ok((available as f64 * p / 100.0) as u64);
+    }
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| "expected bytes, e.g. 1073741824, 512MiB, 2GiB or 60%".to_owned())?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" | "kb" => 10,
+        "m" | "mib" | "mb" => 20,
+        "g" | "gib" | "gb" => 30,
+        other => return Err(format!("unknown unit {other:?} (expected KiB, MiB or GiB)")),
+    };
+    n.checked_shl(shift)
+        .filter(|v| v >> shift == n && *v > 0)
+        .ok_or_else(|| "out of range".to_owned())
 }
 
 impl AuthConfig {
@@ -164,7 +232,19 @@ pub fn parse_dir_url(raw: &str) -> anyhow::Result<Url> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_dir_url;
+    use super::{parse_bytes, parse_dir_url};
+
+    #[test]
+    fn byte_sizes_take_binary_units_and_shares() {
+        assert_eq!(parse_bytes("1048576", 0).unwrap(), 1 << 20);
+        assert_eq!(parse_bytes("512MiB", 0).unwrap(), 512 << 20);
+        assert_eq!(parse_bytes("2g", 0).unwrap(), 2 << 30);
+        assert_eq!(parse_bytes("64 KiB", 0).unwrap(), 64 << 10);
+        assert_eq!(parse_bytes("50%", 4 << 30).unwrap(), 2 << 30);
+        for bad in ["", "lots", "12XB", "0", "150%", "-1G"] {
+            assert!(parse_bytes(bad, 1 << 30).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn dir_urls_always_end_with_a_slash() {

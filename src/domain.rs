@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use chrono::NaiveDate;
 use postgres_types::{FromSql, ToSql};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
@@ -77,7 +77,7 @@ pub fn parse_date(param: &str, raw: &str) -> Result<NaiveDate, AppError> {
 
 /// The pipeline stages, plus `pipeline` (all four in order). Parsed from the URL, so an unknown
 /// task is a 404 like any unknown path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Task {
     FilterData,

@@ -26,7 +26,7 @@ impl Application {
     /// Connects, migrates, fails runs a crashed process left running, and binds the port
     /// (port 0 picks a free one). Nothing is served until `run_until_stopped`.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let env = JobEnv::connect(&config.db, &config.storage).await?;
+        let env = JobEnv::connect(&config.db, &config.storage, &config.engine).await?;
         let pool = env.pool.clone();
         let jobs = Arc::new(JobRunner::new(env));
         let orphans = jobs

@@ -1,4 +1,4 @@
 SELECT id, task, date, status, trigger, created_at, started_at, finished_at,
-       rows_in, rows_out, bad_rows, details, error
+       rows_in, rows_out, bad_rows, details, error, progress
 FROM job_runs
 WHERE id = $1

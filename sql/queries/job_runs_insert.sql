@@ -2,4 +2,4 @@
 INSERT INTO job_runs (id, task, date, status, trigger, started_at, heartbeat_at)
 VALUES ($1, $2, $3, 'running', $4, now(), now())
 RETURNING id, task, date, status, trigger, created_at, started_at, finished_at,
-          rows_in, rows_out, bad_rows, details, error
+          rows_in, rows_out, bad_rows, details, error, progress

@@ -11,6 +11,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "run_heartbeats",
         include_str!("../../sql/migrations/V2__run_heartbeats.sql"),
     ),
+    (
+        3,
+        "run_progress",
+        include_str!("../../sql/migrations/V3__run_progress.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming adrec's migration lock.

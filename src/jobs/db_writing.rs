@@ -35,7 +35,7 @@ const COPY: &str = "COPY recommendations_staging \
 
 pub async fn run(env: &JobEnv, date: NaiveDate) -> anyhow::Result<StageResult> {
     let work = &env.storage.work;
-    let ctx = session::context(&env.storage);
+    let ctx = env.engine.session();
     let mut inputs = json!({});
     for model in Model::ALL {
         let m = read_manifest(work, model.as_str(), date).await?;
@@ -43,9 +43,10 @@ pub async fn run(env: &JobEnv, date: NaiveDate) -> anyhow::Result<StageResult> {
         inputs[model.as_str()] =
             json!({ "run_id": m.run_id, "rows": m.files.iter().map(|f| f.rows).sum::<u64>() });
     }
-    let batches = query(&ctx, "db_rows", DB_ROWS, &[])
-        .await?
-        .collect()
+    let df = query(&ctx, "db_rows", DB_ROWS, &[]).await?;
+    let batches = env
+        .engine
+        .run(async move { Ok(df.collect().await?) })
         .await
         .context("reading the model outputs")?;
     let rows_in: usize = batches.iter().map(RecordBatch::num_rows).sum();

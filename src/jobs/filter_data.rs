@@ -1,4 +1,9 @@
 //! filter_data: the day's rows of active advertisers, from the raw logs, as Parquet.
+//!
+//! The logs are tables of the log scan (`scan`), which skips and counts unusable lines and
+//! keeps only the day's rows; the filter queries join them with the active list and give each
+//! row its outcome. Each partition of the plan streams its kept rows into its own Parquet file,
+//! so every query thread encodes too.
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -7,13 +12,17 @@ use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, BooleanArray, StringArray};
 use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::DataType;
+use datafusion::common::ScalarValue;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::{ExecutionPlanProperties, execute_stream_partitioned};
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 use serde_json::json;
 
-use super::inputs::{self, ACTIVE_NAMES, Input};
-use super::output::{ManifestFile, OutputWriter, TableWriter, normalize, plain_schema};
+use super::inputs::{self, ACTIVE_NAMES};
+use super::output::{ManifestFile, OutputWriter, TableWriter};
+use super::progress::Progress;
+use super::scan::{self, LineCounts, LogFormat};
 use super::session::{self, query};
 use super::{JobEnv, StageResult};
 
@@ -21,51 +30,117 @@ const ACTIVE: &str = include_str!("../../queries/active_advertisers.sql");
 const PRODUCT_VIEWS: &str = include_str!("../../queries/filter_product_views.sql");
 const ADS_VIEWS: &str = include_str!("../../queries/filter_ads_views.sql");
 
-/// Outcomes that count as bad rows (skipped and reported).
-const BAD: [&str; 3] = ["malformed", "bad_date", "bad_type"];
+/// A row's outcome: kept, skipped by the filter query, or skipped by the scan (bad rows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Outcome {
+    Kept,
+    Inactive,
+    BadType,
+    BadEncoding,
+    Malformed,
+    BadDate,
+}
 
-pub async fn run(env: &JobEnv, date: NaiveDate) -> anyhow::Result<StageResult> {
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Kept => "kept",
+            Outcome::Inactive => "inactive",
+            Outcome::BadType => "bad_type",
+            Outcome::BadEncoding => "bad_encoding",
+            Outcome::Malformed => "malformed",
+            Outcome::BadDate => "bad_date",
+        }
+    }
+
+    /// The outcomes the filter queries give (the others come from the scan).
+    fn from_query(s: &str) -> Option<Self> {
+        match s {
+            "kept" => Some(Outcome::Kept),
+            "inactive" => Some(Outcome::Inactive),
+            "bad_type" => Some(Outcome::BadType),
+            _ => None,
+        }
+    }
+
+    fn is_bad(self) -> bool {
+        !matches!(self, Outcome::Kept | Outcome::Inactive)
+    }
+
+    /// Rows that surely belong to the day (bad lines may name no day).
+    fn of_day(self) -> bool {
+        matches!(self, Outcome::Kept | Outcome::Inactive | Outcome::BadType)
+    }
+}
+
+type Counts = BTreeMap<Outcome, u64>;
+
+pub async fn run(
+    env: &JobEnv,
+    date: NaiveDate,
+    progress: &Progress,
+) -> anyhow::Result<StageResult> {
     let raw = &env.storage.raw;
     let entries = raw.list("").await.context("listing RAW_URL")?;
     let active = inputs::find(&entries, &ACTIVE_NAMES, date)?;
     let logs = [
         (
             "product_views",
+            LogFormat::product_views(),
             PRODUCT_VIEWS,
             inputs::find(&entries, &["product_views"], date)?,
         ),
         (
             "ads_views",
+            LogFormat::ads_views(),
             ADS_VIEWS,
             inputs::find(&entries, &["ads_views"], date)?,
         ),
     ];
+    progress.expect_bytes(logs.iter().map(|l| l.3.bytes()).sum());
 
-    let ctx = session::context(&env.storage);
-    session::register_lines(&ctx, "raw_advertiser_ids", active.urls(raw)).await?;
-    let active_view = query(&ctx, "active_advertisers", ACTIVE, &[]).await?;
-    ctx.register_table("active", active_view.into_view())?;
+    let ctx = env.engine.session();
+    let io = env.engine.io();
+    session::register_log(
+        &ctx,
+        "advertiser_ids",
+        LogFormat::advertiser_ids(),
+        &active,
+        raw,
+        io.clone(),
+    )?;
+    let active_counts = load_active(env, &ctx).await?;
+    let mut details = json!({
+        "inputs": { "advertiser_ids": active.names() },
+        "advertiser_ids": { "rows": counts_json(&active_counts) },
+    });
     let mut out = OutputWriter::new(&env.storage.work, "filtered", date);
     let mut result = StageResult::default();
-    let mut details = json!({ "inputs": { "advertiser_ids": active.files } });
-    for (table, sql, input) in &logs {
-        session::register_lines(&ctx, &format!("raw_{table}"), input.urls(raw)).await?;
-        let counts = filter_log(&ctx, &mut out, table, sql, input, date).await?;
-        // Rows surely of the day; malformed ones and bad dates name no day.
-        let of_day: u64 = ["kept", "inactive", "bad_type"]
+    for (table, format, sql, input) in logs {
+        session::register_log(&ctx, table, format, &input, raw, io.clone())?;
+        let counts = filter_log(env, &ctx, &mut out, table, sql, date, progress).await?;
+        if counts
             .iter()
-            .filter_map(|o| counts.get(*o))
-            .sum();
-        if of_day == 0 {
+            .filter(|(o, _)| o.of_day())
+            .map(|(_, n)| n)
+            .sum::<u64>()
+            == 0
+        {
             bail!(
                 "the {table} input ({}) holds no rows for {date}",
-                input.files.join(", ")
+                input.names().join(", ")
             );
         }
         result.rows_in += counts.values().sum::<u64>() as i64;
-        result.rows_out += counts.get("kept").copied().unwrap_or(0) as i64;
-        result.bad_rows += BAD.iter().filter_map(|b| counts.get(*b)).sum::<u64>() as i64;
-        details[*table] = json!({ "files": input.files, "layout": input.layout, "rows": counts });
+        result.rows_out += counts.get(&Outcome::Kept).copied().unwrap_or(0) as i64;
+        result.bad_rows += counts
+            .iter()
+            .filter(|(o, _)| o.is_bad())
+            .map(|(_, n)| n)
+            .sum::<u64>() as i64;
+        details[table] = json!({
+            "files": input.names(), "layout": input.layout, "rows": counts_json(&counts),
+        });
     }
     let manifest = out.publish(details.clone()).await?;
     details["manifest_run_id"] = json!(manifest.run_id);
@@ -73,63 +148,94 @@ pub async fn run(env: &JobEnv, date: NaiveDate) -> anyhow::Result<StageResult> {
     Ok(result)
 }
 
-/// The outcomes the filter queries give every row, in counting order.
-const OUTCOMES: [&str; 6] = [
-    "kept",
-    "inactive",
-    "malformed",
-    "bad_date",
-    "bad_type",
-    "other",
-];
+/// Collects the active list once and registers it as `active`; returns its bad lines.
+async fn load_active(env: &JobEnv, ctx: &SessionContext) -> anyhow::Result<Counts> {
+    let df = query(ctx, "active_advertisers", ACTIVE, &[]).await?;
+    let schema = df.schema().inner().clone();
+    let plan = df.create_physical_plan().await?;
+    let task = ctx.task_ctx();
+    let scanned = plan.clone();
+    let batches = env
+        .engine
+        .run(async move { Ok(datafusion::physical_plan::collect(scanned, task).await?) })
+        .await
+        .context("reading the active advertisers")?;
+    session::register_batches(ctx, "active", schema, batches)?;
+    Ok(scan_outcomes(&scan::scan_counts(&plan)))
+}
 
-/// Runs one log's classification query, writes the kept rows and counts every outcome. Each of
-/// the plan's output partitions is split and encoded to its own Parquet file on its own task, so
-/// both cores work on the encoding too.
+/// Runs one log's filter query, writes the kept rows and counts every outcome.
 async fn filter_log(
+    env: &JobEnv,
     ctx: &SessionContext,
     out: &mut OutputWriter<'_>,
     table: &str,
     sql: &str,
-    input: &Input,
     date: NaiveDate,
-) -> anyhow::Result<BTreeMap<String, u64>> {
-    let params = [
-        ("day", Some(date.to_string())),
-        ("partition", input.partition_date.map(|d| d.to_string())),
-    ];
-    let df = query(ctx, &format!("filter_{table}"), sql, &params).await?;
-    let full = df.schema().as_arrow().clone();
+    progress: &Progress,
+) -> anyhow::Result<Counts> {
+    let day = ScalarValue::Date32(Some(scan::epoch_days(date)));
+    let df = query(ctx, &format!("filter_{table}"), sql, &[("day", day)]).await?;
+    let full = df.schema().inner().clone();
     let outcome_idx = full.index_of("outcome")?;
     let keep: Arc<[usize]> = (0..full.fields().len())
         .filter(|i| *i != outcome_idx)
         .collect();
-    let schema = plain_schema(&full.project(&keep)?);
-    let streams = df
-        .execute_stream_partitioned()
+    let schema = Arc::new(full.project(&keep)?);
+    let plan = df.create_physical_plan().await?;
+    progress.watch(plan.clone());
+    let writers = (0..plan.output_partitioning().partition_count())
+        .map(|part| out.table(table, part, schema.clone()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let task = ctx.task_ctx();
+    let running = plan.clone();
+    let parts = env
+        .engine
+        .run(async move {
+            let streams = execute_stream_partitioned(running, task)?;
+            let tasks: Vec<_> = streams
+                .into_iter()
+                .zip(writers)
+                .map(|(stream, writer)| {
+                    tokio::spawn(split(stream, writer, keep.clone(), outcome_idx))
+                })
+                .collect();
+            let mut parts = Vec::with_capacity(tasks.len());
+            for t in tasks {
+                parts.push(t.await.context("a filter task panicked")??);
+            }
+            Ok(parts)
+        })
         .await
-        .with_context(|| format!("reading {table}"))?;
-    let mut tasks = Vec::with_capacity(streams.len());
-    for (part, stream) in streams.into_iter().enumerate() {
-        let writer = out.table(table, part, schema.clone())?;
-        let keep = keep.clone();
-        tasks.push(tokio::spawn(split(stream, writer, keep, outcome_idx)));
-    }
-    let mut counts = [0u64; OUTCOMES.len()];
-    for task in tasks {
-        let (file, part_counts) = task.await.context("a filter task panicked")??;
+        .with_context(|| format!("filtering {table}"))?;
+    let mut counts = scan_outcomes(&scan::scan_counts(&plan));
+    for (file, part_counts) in parts {
         out.add(file);
-        counts
-            .iter_mut()
-            .zip(part_counts)
-            .for_each(|(c, n)| *c += n);
+        for (o, n) in part_counts {
+            *counts.entry(o).or_default() += n;
+        }
     }
-    Ok(OUTCOMES
-        .iter()
-        .zip(counts)
-        .filter(|(_, n)| *n > 0)
-        .map(|(o, n)| ((*o).to_owned(), n))
-        .collect())
+    Ok(counts)
+}
+
+/// The bad lines a scan counted, as outcomes.
+fn scan_outcomes(c: &LineCounts) -> Counts {
+    [
+        (Outcome::BadEncoding, c.bad_encoding),
+        (Outcome::Malformed, c.malformed),
+        (Outcome::BadDate, c.bad_date),
+    ]
+    .into_iter()
+    .filter(|(_, n)| *n > 0)
+    .collect()
+}
+
+fn counts_json(c: &Counts) -> serde_json::Value {
+    c.iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(o, n)| (o.as_str().to_owned(), json!(n)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 /// Writes one partition's kept rows; counts its outcomes.
@@ -138,33 +244,33 @@ async fn split(
     mut writer: TableWriter,
     keep: Arc<[usize]>,
     outcome_idx: usize,
-) -> anyhow::Result<(ManifestFile, [u64; OUTCOMES.len()])> {
-    let mut counts = [0u64; OUTCOMES.len()];
+) -> anyhow::Result<(ManifestFile, Counts)> {
+    let mut counts = [0u64; 3];
     while let Some(batch) = stream.try_next().await.context("reading the raw logs")? {
         let outcome = cast(batch.column(outcome_idx), &DataType::Utf8)?;
         let outcome = outcome
             .as_any()
             .downcast_ref::<StringArray>()
             .context("outcome column")?;
-        let mask: BooleanArray = outcome
-            .iter()
-            .map(|o| {
-                let i = match o {
-                    Some("kept") => 0,
-                    Some("inactive") => 1,
-                    Some("malformed") | None => 2,
-                    Some("bad_date") => 3,
-                    Some("bad_type") => 4,
-                    Some(_) => 5,
-                };
-                counts[i] += 1;
-                Some(i == 0)
-            })
-            .collect();
+        let mut mask = Vec::with_capacity(outcome.len());
+        for o in outcome.iter() {
+            let o = o
+                .and_then(Outcome::from_query)
+                .with_context(|| format!("the filter query gave an unknown outcome {o:?}"))?;
+            counts[o as usize] += 1;
+            mask.push(o == Outcome::Kept);
+        }
+        let mask = BooleanArray::from(mask);
         if mask.true_count() > 0 {
-            let rows = filter_record_batch(&batch.project(&keep)?, &mask)?;
-            writer.write(&normalize(rows)?).await?;
+            writer
+                .write(&filter_record_batch(&batch.project(&keep)?, &mask)?)
+                .await?;
         }
     }
+    let counts = [Outcome::Kept, Outcome::Inactive, Outcome::BadType]
+        .into_iter()
+        .zip(counts)
+        .filter(|(_, n)| *n > 0)
+        .collect();
     Ok((writer.close().await?, counts))
 }

@@ -14,15 +14,29 @@ pub const ACTIVE_NAMES: [&str; 2] = ["advertiser_ids", "active_advertisers"];
 
 #[derive(Debug, PartialEq)]
 pub struct Input {
-    pub files: Vec<String>,
+    /// The files, relative to `RAW_URL`, with their sizes.
+    pub files: Vec<Entry>,
     /// Set for hive partitions, whose rows may leave the date column out.
     pub partition_date: Option<NaiveDate>,
     pub layout: &'static str,
 }
 
 impl Input {
-    pub fn urls(&self, raw: &Location) -> Vec<String> {
-        self.files.iter().map(|f| raw.url_of(f)).collect()
+    pub fn names(&self) -> Vec<&str> {
+        self.files.iter().map(|f| f.rel.as_str()).collect()
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+
+    /// (object key, size, partition date) of each file, for the log scan.
+    pub fn scan_files(&self, raw: &Location) -> Vec<(String, u64, Option<i32>)> {
+        let partition = self.partition_date.map(super::scan::epoch_days);
+        self.files
+            .iter()
+            .map(|f| (raw.key(&f.rel), f.size, partition))
+            .collect()
     }
 }
 
@@ -42,7 +56,7 @@ pub fn find(entries: &[Entry], names: &[&str], date: NaiveDate) -> anyhow::Resul
             .find(|e| e.rel == *name || e.rel == format!("{name}.csv"))
         {
             return Ok(Input {
-                files: vec![e.rel.clone()],
+                files: vec![e.clone()],
                 partition_date: None,
                 layout: "single file",
             });
@@ -51,11 +65,11 @@ pub fn find(entries: &[Entry], names: &[&str], date: NaiveDate) -> anyhow::Resul
         let hive = format!("{name}/date=");
         if entries.iter().any(|e| e.rel.starts_with(&hive)) {
             let dir = format!("{hive}{day}/");
-            let files: Vec<String> = entries
+            let files: Vec<Entry> = entries
                 .iter()
                 .filter(data)
                 .filter(|e| e.rel.starts_with(&dir))
-                .map(|e| e.rel.clone())
+                .cloned()
                 .collect();
             if files.is_empty() {
                 bail!("raw input {name} has no partition for {day} (expected files under {dir})");
@@ -78,16 +92,16 @@ pub fn find(entries: &[Entry], names: &[&str], date: NaiveDate) -> anyhow::Resul
             .collect();
         if !candidates.is_empty() {
             let names_day = |e: &&&Entry| e.rel.contains(&day) || e.rel.contains(&compact);
-            let dated: Vec<String> = candidates
+            let dated: Vec<Entry> = candidates
                 .iter()
                 .filter(names_day)
-                .map(|e| e.rel.clone())
+                .map(|e| (*e).clone())
                 .collect();
             let any_dated = candidates.iter().any(|e| looks_dated(&e.rel));
             let files = if any_dated {
                 dated
             } else {
-                candidates.iter().map(|e| e.rel.clone()).collect()
+                candidates.iter().map(|e| (*e).clone()).collect()
             };
             if files.is_empty() {
                 bail!("raw input {name} has no file for {day} (its files are named by day)");
@@ -146,15 +160,17 @@ mod tests {
     fn single_file_with_or_without_extension() {
         let e = entries(&["product_views", "ads_views.csv", "active_advertisers.csv"]);
         assert_eq!(
-            find(&e, &["product_views"], d("2024-05-01")).unwrap().files,
+            find(&e, &["product_views"], d("2024-05-01"))
+                .unwrap()
+                .names(),
             ["product_views"]
         );
         assert_eq!(
-            find(&e, &["ads_views"], d("2024-05-01")).unwrap().files,
+            find(&e, &["ads_views"], d("2024-05-01")).unwrap().names(),
             ["ads_views.csv"]
         );
         assert_eq!(
-            find(&e, &ACTIVE_NAMES, d("2024-05-01")).unwrap().files,
+            find(&e, &ACTIVE_NAMES, d("2024-05-01")).unwrap().names(),
             ["active_advertisers.csv"]
         );
     }
@@ -167,7 +183,7 @@ mod tests {
             "product_views/date=2024-05-02/part-0.csv",
         ]);
         let i = find(&e, &["product_views"], d("2024-05-02")).unwrap();
-        assert_eq!(i.files, ["product_views/date=2024-05-02/part-0.csv"]);
+        assert_eq!(i.names(), ["product_views/date=2024-05-02/part-0.csv"]);
         assert_eq!(i.partition_date, Some(d("2024-05-02")));
         assert!(
             find(&e, &["product_views"], d("2024-05-03"))
@@ -185,19 +201,19 @@ mod tests {
             "ads_views_20240503.csv",
         ]);
         assert_eq!(
-            find(&e, &["ads_views"], d("2024-05-02")).unwrap().files,
+            find(&e, &["ads_views"], d("2024-05-02")).unwrap().names(),
             ["ads_views/2024-05-02.csv"]
         );
         let e = entries(&["ads_views_20240503.csv", "ads_views_20240504.csv"]);
         assert_eq!(
-            find(&e, &["ads_views"], d("2024-05-03")).unwrap().files,
+            find(&e, &["ads_views"], d("2024-05-03")).unwrap().names(),
             ["ads_views_20240503.csv"]
         );
         let e = entries(&["ads_views/part-0.csv", "ads_views/part-1.csv"]);
         assert_eq!(
             find(&e, &["ads_views"], d("2024-05-03"))
                 .unwrap()
-                .files
+                .names()
                 .len(),
             2
         );

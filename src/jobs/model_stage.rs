@@ -2,7 +2,8 @@
 //! a query from `queries/`, and publish the result as that model's output for the day.
 use anyhow::Context;
 use chrono::NaiveDate;
-use datafusion::prelude::SessionContext;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::prelude::{DataFrame, SessionContext};
 use serde_json::json;
 
 use super::output::{self, Manifest, OutputWriter, read_manifest};
@@ -32,7 +33,7 @@ pub async fn open<'a>(
         .filter(|f| f.table == table)
         .map(|f| f.rows)
         .sum();
-    let ctx = session::context(&env.storage);
+    let ctx = env.engine.session();
     session::register_parquet(&ctx, table, input.urls(work, table)).await?;
     Ok(ModelStage {
         env,
@@ -44,6 +45,25 @@ pub async fn open<'a>(
 }
 
 impl ModelStage<'_> {
+    /// Runs a query on the query runtime and returns its rows.
+    pub async fn collect(&self, df: DataFrame) -> anyhow::Result<Vec<RecordBatch>> {
+        self.env
+            .engine
+            .run(async move { Ok(df.collect().await?) })
+            .await
+    }
+
+    /// Computes a query once and registers its rows as `table` for the queries after it.
+    pub async fn materialize(&self, table: &str, sql: &str) -> anyhow::Result<()> {
+        let df = query(&self.ctx, table, sql, &[]).await?;
+        let schema = df.schema().inner().clone();
+        let batches = self
+            .collect(df)
+            .await
+            .with_context(|| format!("computing {table}"))?;
+        session::register_batches(&self.ctx, table, schema, batches)
+    }
+
     /// Runs the model's query and publishes its output (`WORK_URL/<model>/date=D/`).
     pub async fn publish(
         self,
@@ -53,9 +73,22 @@ impl ModelStage<'_> {
     ) -> anyhow::Result<StageResult> {
         let mut out = OutputWriter::new(&self.env.storage.work, model, self.date);
         let df = query(&self.ctx, model, sql, &[]).await?;
-        let rows_out = output::write_df(&mut out, model, df)
+        let schema = output::plain_schema(df.schema().as_arrow());
+        let mut writer = out.table(model, 0, schema)?;
+        let file = self
+            .env
+            .engine
+            .run(async move {
+                let mut stream = df.execute_stream().await?;
+                while let Some(batch) = futures::TryStreamExt::try_next(&mut stream).await? {
+                    writer.write(&output::normalize(batch)?).await?;
+                }
+                writer.close().await
+            })
             .await
             .with_context(|| format!("computing {model}"))?;
+        let rows_out = file.rows;
+        out.add(file);
         counts["rows"] = json!(rows_out);
         counts["input_run_id"] = json!(self.input.run_id);
         out.publish(counts.clone()).await?;

@@ -6,6 +6,7 @@ use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
+use super::{ProgressReport, StageResult};
 use crate::domain::Task;
 use crate::error::AppError;
 
@@ -39,8 +40,7 @@ pub struct Run {
     pub id: Uuid,
     pub task: String,
     pub date: NaiveDate,
-    /// `running`, `succeeded` or `failed`.
-    pub status: String,
+    pub status: RunStatus,
     /// `http` or `cli`.
     pub trigger: String,
     pub created_at: DateTime<Utc>,
@@ -52,7 +52,35 @@ pub struct Run {
     pub bad_rows: Option<i64>,
     pub details: serde_json::Value,
     pub error: Option<String>,
+    /// While running: the stage under way and bytes scanned (see `progress`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<ProgressReport>,
     pub links: Links,
+}
+
+/// A run's state; the `job_runs.status` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [RunStatus::Running, RunStatus::Succeeded, RunStatus::Failed]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -63,18 +91,21 @@ pub struct Links {
 
 impl Run {
     pub fn is_finished(&self) -> bool {
-        self.status != "running"
+        self.status != RunStatus::Running
     }
 
     fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
         let id: Uuid = row.try_get("id")?;
         let started_at: Option<DateTime<Utc>> = row.try_get("started_at")?;
         let finished_at: Option<DateTime<Utc>> = row.try_get("finished_at")?;
+        let status: &str = row.try_get("status")?;
+        let status = RunStatus::parse(status).unwrap_or(RunStatus::Failed);
+        let progress: Option<serde_json::Value> = row.try_get("progress")?;
         Ok(Self {
             id,
             task: row.try_get("task")?,
             date: row.try_get("date")?,
-            status: row.try_get("status")?,
+            status,
             trigger: row.try_get("trigger")?,
             created_at: row.try_get("created_at")?,
             started_at,
@@ -87,22 +118,14 @@ impl Run {
             bad_rows: row.try_get("bad_rows")?,
             details: row.try_get("details")?,
             error: row.try_get("error")?,
+            progress: progress
+                .filter(|_| status == RunStatus::Running)
+                .and_then(|p| serde_json::from_value(p).ok()),
             links: Links {
                 self_: format!("/jobs/runs/{id}"),
             },
         })
     }
-}
-
-/// What a finished run recorded.
-#[derive(Debug, Default)]
-pub struct Outcome {
-    pub succeeded: bool,
-    pub rows_in: i64,
-    pub rows_out: i64,
-    pub bad_rows: i64,
-    pub details: serde_json::Value,
-    pub error: Option<String>,
 }
 
 /// Starts a run, or answers 409 naming the run of the same task and date already under way.
@@ -135,21 +158,31 @@ pub async fn insert(
     }
 }
 
-pub async fn finish(pool: &Pool, id: Uuid, o: &Outcome) -> Result<(), AppError> {
+/// Records a finished run: what its stages did (a failed pipeline keeps the stages that ran)
+/// and, when it failed, why.
+pub async fn finish(
+    pool: &Pool,
+    id: Uuid,
+    result: &StageResult,
+    error: Option<&str>,
+) -> Result<(), AppError> {
     let client = pool.get().await?;
     let stmt = client.prepare_cached(FINISH).await?;
-    let status = if o.succeeded { "succeeded" } else { "failed" };
+    let status = match error {
+        None => RunStatus::Succeeded,
+        Some(_) => RunStatus::Failed,
+    };
     client
         .execute(
             &stmt,
             &[
                 &id,
-                &status,
-                &o.rows_in,
-                &o.rows_out,
-                &o.bad_rows,
-                &o.details,
-                &o.error,
+                &status.as_str(),
+                &result.rows_in,
+                &result.rows_out,
+                &result.bad_rows,
+                &result.details,
+                &error,
             ],
         )
         .await?;
@@ -193,9 +226,10 @@ pub async fn fail_orphans(pool: &Pool, ids: Option<&[Uuid]>) -> Result<u64, AppE
     Ok(client.query(FAIL_ORPHANS, &[&ids, &stale]).await?.len() as u64)
 }
 
-pub async fn heartbeat(pool: &Pool, id: Uuid) -> Result<(), AppError> {
+pub async fn heartbeat(pool: &Pool, id: Uuid, progress: &ProgressReport) -> Result<(), AppError> {
     let client = pool.get().await?;
     let stmt = client.prepare_cached(HEARTBEAT).await?;
-    client.execute(&stmt, &[&id]).await?;
+    let progress = serde_json::to_value(progress).map_err(anyhow::Error::from)?;
+    client.execute(&stmt, &[&id, &progress]).await?;
     Ok(())
 }

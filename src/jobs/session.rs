@@ -1,54 +1,39 @@
-//! DataFusion sessions for the jobs: one `SessionContext` per run, with the raw and work stores
-//! registered, and the raw CSVs exposed as tables of lines (see `register_lines`).
+//! The SQL side of a stage's DataFusion session: the tables the queries in `queries/` read, and
+//! planning a query file with named parameters. Sessions come from `engine::Engine::session`.
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::Context;
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{ParamValues, ScalarValue};
-use datafusion::prelude::{
-    CsvReadOptions, DataFrame, ParquetReadOptions, SessionConfig, SessionContext,
-};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext};
 
-use super::storage::Storage;
+use super::inputs::Input;
+use super::scan::{LogFormat, LogTable};
+use super::storage::Location;
 
-pub fn context(storage: &Storage) -> SessionContext {
-    let config = SessionConfig::new()
-        .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
-        .with_information_schema(false);
-    let ctx = SessionContext::new_with_config(config);
-    for loc in [&storage.raw, &storage.work] {
-        ctx.register_object_store(&loc.store_url, Arc::clone(&loc.store));
-    }
-    ctx
-}
-
-/// Registers CSV files as a table with one text column, `line`, one row per non-header line.
-///
-/// Raw logs have rows with the wrong number of fields, which a typed CSV reader rejects (failing
-/// the whole query). Splitting lines in SQL instead lets the queries classify and count every
-/// bad row. The delimiter and quote are control characters that never occur in the logs; CRLF and
-/// LF both end a line.
-pub async fn register_lines(
+/// Registers a raw log's files as a table read by the log scan (`scan`).
+pub fn register_log(
     ctx: &SessionContext,
     table: &str,
-    urls: Vec<String>,
+    format: LogFormat,
+    input: &Input,
+    raw: &Location,
+    io: tokio::runtime::Handle,
 ) -> anyhow::Result<()> {
-    let schema = Schema::new(vec![Field::new("line", DataType::Utf8, true)]);
-    let options = CsvReadOptions::new()
-        .has_header(true)
-        .delimiter(0x1f)
-        .quote(0x1e)
-        .schema(&schema)
-        .file_extension("");
-    let df = ctx
-        .read_csv(urls, options)
-        .await
-        .with_context(|| format!("opening the {table} input"))?;
-    ctx.register_table(table, df.into_view())?;
+    let provider = LogTable::new(
+        format,
+        raw.store_url.as_str(),
+        input.scan_files(raw),
+        Some(io),
+    );
+    ctx.register_table(table, Arc::new(provider))?;
     Ok(())
 }
 
+/// Registers Parquet files (a stage's published output) as a table.
 pub async fn register_parquet(
     ctx: &SessionContext,
     table: &str,
@@ -62,20 +47,36 @@ pub async fn register_parquet(
     Ok(())
 }
 
-/// Plans one SQL statement with named parameters (`$day`, …) bound to text values.
+/// Registers already computed rows as a table, so that the queries reading it do not compute
+/// them again (a view would).
+pub fn register_batches(
+    ctx: &SessionContext,
+    table: &str,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> anyhow::Result<()> {
+    let mem = MemTable::try_new(schema, vec![batches])?;
+    ctx.register_table(table, Arc::new(mem))?;
+    Ok(())
+}
+
+/// Plans one SQL statement, binding named parameters (`$day`, …).
 pub async fn query(
     ctx: &SessionContext,
     name: &str,
     sql: &str,
-    params: &[(&str, Option<String>)],
+    params: &[(&str, ScalarValue)],
 ) -> anyhow::Result<DataFrame> {
-    let values: HashMap<String, _> = params
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), ScalarValue::Utf8(v.clone()).into()))
-        .collect();
     let df = ctx
         .sql(sql)
         .await
         .with_context(|| format!("planning queries/{name}.sql"))?;
+    if params.is_empty() {
+        return Ok(df);
+    }
+    let values: HashMap<String, _> = params
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone().into()))
+        .collect();
     Ok(df.with_param_values(ParamValues::Map(values))?)
 }

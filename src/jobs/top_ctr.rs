@@ -6,14 +6,16 @@ use serde_json::json;
 use super::session::query;
 use super::{JobEnv, StageResult, model_stage};
 
+const COUNTS: &str = include_str!("../../queries/top_ctr_counts.sql");
 const TOP_CTR: &str = include_str!("../../queries/top_ctr.sql");
 const EXCLUDED: &str = include_str!("../../queries/top_ctr_excluded.sql");
 
 pub async fn run(env: &JobEnv, date: NaiveDate) -> anyhow::Result<StageResult> {
     let stage = model_stage::open(env, date, "ads_views").await?;
-    let excluded = query(&stage.ctx, "top_ctr_excluded", EXCLUDED, &[])
-        .await?
-        .collect()
+    // Clicks and impressions per product, computed once for the ranking and the exclusions.
+    stage.materialize("ctr_counts", COUNTS).await?;
+    let excluded = stage
+        .collect(query(&stage.ctx, "top_ctr_excluded", EXCLUDED, &[]).await?)
         .await?;
     let (pairs, clicks) = excluded
         .first()

@@ -2,7 +2,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 use std::time::Duration;
 
-use adrec::config::{AuthConfig, Config, DbConfig, ServerConfig, StorageConfig, parse_dir_url};
+use adrec::config::{
+    AuthConfig, Config, DbConfig, EngineConfig, ServerConfig, StorageConfig, parse_dir_url,
+};
 use adrec::startup::Application;
 use chrono::NaiveDate;
 use secrecy::SecretString;
@@ -51,6 +53,8 @@ pub struct Options {
     pub raw_url: Option<String>,
     pub work_url: Option<String>,
     pub retention_days: u32,
+    /// JOB_MEMORY_LIMIT for the app.
+    pub memory_limit: u64,
 }
 
 impl Default for Options {
@@ -61,6 +65,7 @@ impl Default for Options {
             raw_url: None,
             work_url: None,
             retention_days: 30,
+            memory_limit: 512 << 20,
         }
     }
 }
@@ -91,6 +96,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         opts.retention_days,
     );
     config.db.ca_file = opts.ca_file;
+    config.engine.memory_limit = opts.memory_limit;
     let app = Application::build(config).await.expect("the app builds");
     let base = format!("http://{}", app.addr());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -124,6 +130,11 @@ pub fn config(database_url: &str, raw: &str, work: &str, retention_days: u32) ->
             raw_url: parse_dir_url(raw).unwrap(),
             work_url: parse_dir_url(work).unwrap(),
             retention_days,
+        },
+        engine: EngineConfig {
+            memory_limit: 512 << 20,
+            threads: 2,
+            spill_dir: None,
         },
         auth: AuthConfig {
             tokens: vec![SecretString::from("old-token"), SecretString::from(TOKEN)],

@@ -1,0 +1,205 @@
+//! The query engine: DataFusion on a runtime of its own, inside a memory limit.
+//!
+//! The service answers reads on the main tokio runtime. Query plans are CPU-bound for seconds,
+//! and a tokio worker busy with one cannot poll anything else, so plans run on a second runtime
+//! whose threads also have a lower scheduling priority: on a 1-vCPU instance the kernel then
+//! gives request handling the CPU first, and the job takes what is left (DataFusion's documented
+//! pattern, `thread_pools.rs` in its examples). Object-store reads issued by the log scan run on
+//! the main runtime, which stays responsive.
+//!
+//! Rule for callers: only DataFusion work goes into [`Engine::run`]. Postgres connections are
+//! opened on the main runtime (a connection's I/O task lives where it was opened, and reads
+//! share the pool), so stages touch the database outside `run`.
+//!
+//! Every plan shares one memory pool of `JOB_MEMORY_LIMIT` bytes (`engine_config`): operators
+//! that can spill (sorts, aggregations) spill to the local disk when it is full; what cannot
+//! fit fails the run with an error naming the setting, and never takes the process down.
+use std::future::Future;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use datafusion::error::DataFusionError;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use super::storage::Storage;
+use crate::config::EngineConfig;
+
+/// Niceness of query threads: a request thread wins the CPU about 9 times in 10 when both run.
+const QUERY_NICE: i32 = 10;
+
+pub struct Engine {
+    /// `Some` until dropped (a runtime cannot be dropped inside another's async context).
+    runtime: Option<tokio::runtime::Runtime>,
+    io: tokio::runtime::Handle,
+    env: Arc<RuntimeEnv>,
+    threads: usize,
+    memory_limit: u64,
+}
+
+impl Engine {
+    /// Starts the query runtime; must be called on the service's (I/O) runtime.
+    pub fn new(cfg: &EngineConfig, storage: &Storage) -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(cfg.threads)
+            .thread_name("adrec-query")
+            .on_thread_start(lower_priority)
+            .enable_all()
+            .build()
+            .context("starting the query runtime")?;
+        let pool = TrackConsumersPool::new(
+            FairSpillPool::new(cfg.memory_limit as usize),
+            NonZeroUsize::new(3).expect("non-zero"),
+        );
+        let disk = match &cfg.spill_dir {
+            Some(dir) => DiskManagerMode::Directories(vec![dir.clone()]),
+            None => DiskManagerMode::OsTmpDirectory,
+        };
+        let env = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(pool))
+            .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(disk))
+            .build_arc()?;
+        for loc in [&storage.raw, &storage.work] {
+            env.register_object_store(&loc.store_url, Arc::clone(&loc.store));
+        }
+        Ok(Self {
+            runtime: Some(runtime),
+            io: tokio::runtime::Handle::current(),
+            env,
+            threads: cfg.threads,
+            memory_limit: cfg.memory_limit,
+        })
+    }
+
+    /// A session for one query or stage, sharing the engine's memory pool and stores.
+    pub fn session(&self) -> SessionContext {
+        let config = SessionConfig::new()
+            .with_target_partitions(self.threads)
+            .with_information_schema(false);
+        SessionContext::new_with_config_rt(config, self.env.clone())
+    }
+
+    /// The runtime that does object-store I/O (the service's).
+    pub fn io(&self) -> tokio::runtime::Handle {
+        self.io.clone()
+    }
+
+    pub fn memory_limit(&self) -> u64 {
+        self.memory_limit
+    }
+
+    /// Runs DataFusion work on the query runtime. Dropping the returned future cancels it.
+    pub async fn run<T, F>(&self, work: F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = anyhow::Result<T>> + Send + 'static,
+    {
+        let runtime = self
+            .runtime
+            .as_ref()
+            .context("the query runtime is shut down")?;
+        let mut task = AbortOnDrop(runtime.spawn(work));
+        let result = match (&mut task.0).await {
+            Ok(r) => r,
+            Err(e) if e.is_panic() => anyhow::bail!("a query panicked (see the service log)"),
+            Err(e) => Err(e).context("the query was cancelled"),
+        };
+        result.map_err(|e| self.explain(e))
+    }
+
+    /// An out-of-memory error names the setting that bounds it.
+    fn explain(&self, e: anyhow::Error) -> anyhow::Error {
+        let exhausted = e.chain().any(|c| {
+            c.downcast_ref::<DataFusionError>()
+                .is_some_and(|d| matches!(d.find_root(), DataFusionError::ResourcesExhausted(_)))
+        });
+        if exhausted {
+            e.context(format!(
+                "the job needs more memory than JOB_MEMORY_LIMIT allows ({} MiB): raise \
+                 JOB_MEMORY_LIMIT, or give the container more memory",
+                self.memory_limit >> 20
+            ))
+        } else {
+            e
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    // SAFETY: plain syscalls on the calling thread; on Linux a nice value is per thread.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, QUERY_NICE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
+
+/// Memory the host gives this process: the cgroup limit (v2 `memory.max`, v1
+/// `memory.limit_in_bytes`) when there is one, else the machine's RAM.
+pub fn available_memory() -> u64 {
+    cgroup_limit().unwrap_or_else(physical_memory)
+}
+
+fn cgroup_limit() -> Option<u64> {
+    let cgroups = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    for line in cgroups.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let path = path.trim_start_matches('/');
+        if controllers.is_empty() {
+            candidates.push(
+                PathBuf::from("/sys/fs/cgroup")
+                    .join(path)
+                    .join("memory.max"),
+            );
+        } else if controllers.split(',').any(|c| c == "memory") {
+            candidates.push(
+                PathBuf::from("/sys/fs/cgroup/memory")
+                    .join(path)
+                    .join("memory.limit_in_bytes"),
+            );
+        }
+    }
+    candidates.push("/sys/fs/cgroup/memory.max".into());
+    candidates.push("/sys/fs/cgroup/memory/memory.limit_in_bytes".into());
+    candidates
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .find_map(|v| v.trim().parse::<u64>().ok())
+        .filter(|&v| v < 1 << 60) // "max" or the v1 "no limit" value
+}
+
+fn physical_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kb * 1024)
+        })
+        .unwrap_or(2 << 30)
+}

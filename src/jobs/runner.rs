@@ -1,0 +1,249 @@
+//! The runner: starts runs in the background, records them in `job_runs`, and answers long polls.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use futures::FutureExt;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use super::runs::{self, Run};
+use super::tasks::{self, Failure};
+use super::{JobEnv, Progress, StageResult};
+use crate::domain::Task;
+use crate::error::AppError;
+
+/// No stage may run longer than this; Airflow retries a failed one.
+const JOB_TIMEOUT: Duration = Duration::from_secs(3600);
+
+pub struct JobRunner {
+    env: Arc<JobEnv>,
+    /// Woken whenever a run of this process finishes, so long polls answer at once.
+    finished: Notify,
+    /// Runs executing in this process, with their live progress; failed on shutdown so that
+    /// none is left `running`.
+    in_flight: Mutex<HashMap<Uuid, Arc<Progress>>>,
+    pub metrics: JobMetrics,
+}
+
+impl JobRunner {
+    pub fn new(env: JobEnv) -> Self {
+        Self {
+            env: Arc::new(env),
+            finished: Notify::new(),
+            in_flight: Mutex::default(),
+            metrics: JobMetrics::default(),
+        }
+    }
+
+    pub fn env(&self) -> &JobEnv {
+        &self.env
+    }
+
+    /// Records a new run and starts it in the background. 409 if the same task and date runs.
+    pub async fn start(
+        self: &Arc<Self>,
+        task: Task,
+        date: NaiveDate,
+        trigger: &str,
+    ) -> Result<Run, AppError> {
+        let run = runs::insert(&self.env.pool, task, date, trigger).await?;
+        let progress = Arc::new(Progress::default());
+        self.in_flight
+            .lock()
+            .expect("poisoned")
+            .insert(run.id, progress.clone());
+        let this = self.clone();
+        let id = run.id;
+        tokio::spawn(async move { this.execute(id, task, date, progress).await });
+        Ok(run)
+    }
+
+    async fn execute(&self, id: Uuid, task: Task, date: NaiveDate, progress: Arc<Progress>) {
+        let started = Instant::now();
+        tracing::info!(%id, %task, %date, "run started");
+        let work = std::panic::AssertUnwindSafe(tasks::run_task(&self.env, task, date, &progress))
+            .catch_unwind();
+        let work = async {
+            match tokio::time::timeout(JOB_TIMEOUT, work).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(_panic)) => Err(failure(
+                    "internal error: the stage panicked (see the service log)",
+                )),
+                Err(_) => Err(failure(&format!(
+                    "timed out after {} s",
+                    JOB_TIMEOUT.as_secs()
+                ))),
+            }
+        };
+        // While the run works, its heartbeat tells other instances this process is alive and
+        // how far it has got.
+        let beat = async {
+            let mut tick = tokio::time::interval(runs::HEARTBEAT_EVERY);
+            loop {
+                tick.tick().await;
+                if let Err(e) = runs::heartbeat(&self.env.pool, id, &progress.report()).await {
+                    tracing::warn!(%id, error = %crate::error::chain(&e), "run heartbeat failed");
+                }
+            }
+        };
+        let outcome = tokio::select! {
+            outcome = work => outcome,
+            () = beat => unreachable!("the heartbeat never stops"),
+        };
+        let secs = started.elapsed().as_secs_f64();
+        let (result, error) = match outcome {
+            Ok(r) => {
+                tracing::info!(%id, %task, %date, secs, rows_out = r.rows_out, "run succeeded");
+                (r, None)
+            }
+            Err(Failure { error, partial }) => {
+                let error = format!("{error:#}");
+                tracing::warn!(%id, %task, %date, secs, error = %error, "run failed");
+                (partial, Some(error))
+            }
+        };
+        self.metrics.observe(task, error.is_none(), secs);
+        if let Err(e) = runs::finish(&self.env.pool, id, &result, error.as_deref()).await {
+            tracing::error!(%id, error = %crate::error::chain(&e), "could not record the run's outcome");
+        }
+        self.in_flight.lock().expect("poisoned").remove(&id);
+        self.finished.notify_waiters();
+    }
+
+    /// The run, once finished or when `wait` is over, whichever comes first; a run of this
+    /// process that is still running carries its live progress.
+    pub async fn wait(&self, id: Uuid, wait: Duration) -> Result<Option<Run>, AppError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            // Register for the wake-up before reading, so a finish in between is not missed.
+            let notified = self.finished.notified();
+            let client = self.env.pool.get().await?;
+            let run = runs::get(&client, id).await?;
+            drop(client);
+            let Some(mut run) = run else { return Ok(None) };
+            let now = tokio::time::Instant::now();
+            if run.is_finished() || now >= deadline {
+                if !run.is_finished() {
+                    let live = self.in_flight.lock().expect("poisoned").get(&id).cloned();
+                    if let Some(p) = live {
+                        run.progress = Some(p.report());
+                    }
+                }
+                return Ok(Some(run));
+            }
+            // Runs of other instances finish without waking us: poll once a second as well.
+            let tick = (deadline - now).min(Duration::from_secs(1));
+            let _ = tokio::time::timeout(tick, notified).await;
+        }
+    }
+
+    pub async fn list(
+        &self,
+        task: Option<Task>,
+        date: Option<NaiveDate>,
+        limit: i64,
+    ) -> Result<Vec<Run>, AppError> {
+        let client = self.env.pool.get().await?;
+        runs::list(&client, task, date, limit).await
+    }
+
+    pub async fn last_runs(&self) -> Result<Vec<Run>, AppError> {
+        let client = self.env.pool.get().await?;
+        runs::last_per_task(&client).await
+    }
+
+    /// Runs whose process died (no heartbeat for a minute) are marked failed: at startup, then
+    /// every half minute by `sweep`, on every instance.
+    pub async fn fail_orphans(&self) -> Result<u64, AppError> {
+        runs::fail_orphans(&self.env.pool, None).await
+    }
+
+    pub async fn sweep(&self) {
+        loop {
+            tokio::time::sleep(runs::HEARTBEAT_EVERY * 3).await;
+            match self.fail_orphans().await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(runs = n, "failed runs whose process stopped"),
+                Err(e) => tracing::warn!(error = %crate::error::chain(&e), "orphan sweep failed"),
+            }
+        }
+    }
+
+    /// At shutdown: this process's unfinished runs are marked failed rather than left running.
+    pub async fn abandon_in_flight(&self) {
+        let ids: Vec<Uuid> = self
+            .in_flight
+            .lock()
+            .expect("poisoned")
+            .keys()
+            .copied()
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        match runs::fail_orphans(&self.env.pool, Some(&ids)).await {
+            Ok(n) => tracing::warn!(runs = n, "shutdown interrupted running jobs"),
+            Err(e) => {
+                tracing::error!(error = %crate::error::chain(&e), "could not mark interrupted runs")
+            }
+        }
+    }
+}
+
+fn failure(message: &str) -> Failure {
+    Failure {
+        error: anyhow::anyhow!("{message}"),
+        partial: StageResult::default(),
+    }
+}
+
+/// Job counters and durations for `/metrics`.
+#[derive(Default)]
+pub struct JobMetrics {
+    /// Per task (in `Task::ALL` order): succeeded, failed, total seconds (as micros).
+    counts: [[std::sync::atomic::AtomicU64; 3]; 5],
+}
+
+impl JobMetrics {
+    fn observe(&self, task: Task, ok: bool, secs: f64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let i = Task::ALL
+            .iter()
+            .position(|t| *t == task)
+            .expect("known task");
+        self.counts[i][usize::from(!ok)].fetch_add(1, Relaxed);
+        self.counts[i][2].fetch_add((secs * 1e6) as u64, Relaxed);
+    }
+
+    pub fn render(&self) -> String {
+        use std::fmt::Write;
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut out = String::from(
+            "# HELP adrec_job_runs_total Job runs finished by this process, by task and status.\n\
+             # TYPE adrec_job_runs_total counter\n",
+        );
+        for (task, c) in Task::ALL.iter().zip(&self.counts) {
+            for (status, n) in [("succeeded", &c[0]), ("failed", &c[1])] {
+                let _ = writeln!(
+                    out,
+                    "adrec_job_runs_total{{task=\"{task}\",status=\"{status}\"}} {}",
+                    n.load(Relaxed)
+                );
+            }
+        }
+        out.push_str(
+            "# HELP adrec_job_seconds_total Time spent in finished job runs, by task.\n\
+             # TYPE adrec_job_seconds_total counter\n",
+        );
+        for (task, c) in Task::ALL.iter().zip(&self.counts) {
+            let _ = writeln!(
+                out,
+                "adrec_job_seconds_total{{task=\"{task}\"}} {}",
+                c[2].load(Relaxed) as f64 / 1e6
+            );
+        }
+        out
+    }
+}

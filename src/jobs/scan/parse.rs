@@ -1,0 +1,379 @@
+//! The tokenizer: complete lines of a log, as bytes, straight into Arrow arrays.
+//!
+//! Text fields become `Utf8View` views into the very buffer that was read (no copy; values of up
+//! to 12 bytes are stored inline in the view), dates become `Date32`. Every line is classified
+//! as it is split, with the rules the filter always had:
+//!
+//! 1. a blank line (nothing but spaces) is ignored, uncounted;
+//! 2. a line with invalid UTF-8 or a NUL byte is `bad_encoding`;
+//! 3. a wrong field count, or an empty required field (ids), is `malformed`;
+//! 4. a date that is not a zero-padded calendar `YYYY-MM-DD` is `bad_date`;
+//! 5. with a day to keep, a well-formed row of another day is dropped uncounted (`other_day`).
+//!
+//! Fields are trimmed of spaces, a trailing `\r` (CRLF files) is dropped, and hive partitions
+//! (a known date per file) may leave the trailing date field out.
+use std::sync::Arc;
+
+use datafusion::arrow::array::builder::make_view;
+use datafusion::arrow::array::{
+    ArrayRef, Date32Array, RecordBatch, RecordBatchOptions, StringViewArray,
+};
+use datafusion::arrow::buffer::{Buffer, ScalarBuffer};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::Result;
+
+use super::format::{ColumnKind, LogFormat};
+
+/// Lines by outcome, for one piece of a log.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LineCounts {
+    pub rows: u64,
+    pub blank: u64,
+    pub bad_encoding: u64,
+    pub malformed: u64,
+    pub bad_date: u64,
+    pub other_day: u64,
+}
+
+impl LineCounts {
+    pub fn add(&mut self, o: &LineCounts) {
+        self.rows += o.rows;
+        self.blank += o.blank;
+        self.bad_encoding += o.bad_encoding;
+        self.malformed += o.malformed;
+        self.bad_date += o.bad_date;
+        self.other_day += o.other_day;
+    }
+}
+
+/// What one scan of one table parses: the format, the columns it outputs, the day it keeps.
+#[derive(Debug, Clone)]
+pub struct Parser {
+    format: Arc<LogFormat>,
+    /// Indices into the format's columns, in output order.
+    projection: Vec<usize>,
+    schema: SchemaRef,
+    /// Keep only rows of this day (days since 1970-01-01), with its text for a fast compare.
+    day: Option<(i32, [u8; 10])>,
+    batch_rows: usize,
+}
+
+/// At most this many fields are looked at; more means the row is malformed anyway.
+const MAX_FIELDS: usize = 16;
+
+impl Parser {
+    pub fn new(
+        format: Arc<LogFormat>,
+        projection: Vec<usize>,
+        schema: SchemaRef,
+        day: Option<i32>,
+        batch_rows: usize,
+    ) -> Self {
+        assert!(format.columns().len() < MAX_FIELDS, "too many columns");
+        Self {
+            format,
+            projection,
+            schema,
+            day: day.map(|d| (d, format_day(d))),
+            batch_rows: batch_rows.max(1),
+        }
+    }
+
+    /// Parses `buf`, which holds whole lines only (each ended by `\n`, but for a file's last),
+    /// into batches of at most `batch_rows` rows. `partition_date` is the file's hive partition
+    /// date, if any (rows may then leave the date out).
+    pub fn parse(
+        &self,
+        buf: &bytes::Bytes,
+        partition_date: Option<i32>,
+        out: &mut Vec<RecordBatch>,
+        counts: &mut LineCounts,
+    ) -> Result<()> {
+        let columns = self.format.columns();
+        let n_cols = columns.len();
+        let date_col = columns.iter().position(|c| c.kind == ColumnKind::Date);
+        // Hive partitions may leave out the date, which is then the last column.
+        let short_ok = partition_date.is_some() && date_col == Some(n_cols - 1);
+        let bad = encoding_faults(buf);
+        let mut bad_iter = bad.iter().copied().peekable();
+        let data = Buffer::from(buf.clone());
+        let bytes: &[u8] = buf;
+
+        let mut batch = BatchBuilder::new(&self.projection, columns, self.batch_rows);
+        let mut fields = [(0u32, 0u32); MAX_FIELDS];
+        let mut pos = 0usize;
+        while pos < bytes.len() {
+            let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
+            let (start, next) = (pos, end + 1);
+            pos = next;
+            let mut stop = end;
+            if stop > start && bytes[stop - 1] == b'\r' {
+                stop -= 1;
+            }
+            let line = &bytes[start..stop];
+            if line.iter().all(|&b| b == b' ') {
+                counts.blank += 1;
+                continue;
+            }
+            // Faults are sorted: skip those before this line, see whether one falls inside it.
+            while bad_iter.next_if(|&p| p < start).is_some() {}
+            if bad_iter.peek().is_some_and(|&p| p < end) {
+                counts.bad_encoding += 1;
+                continue;
+            }
+            // Split on commas, trimming spaces.
+            let mut n = 0;
+            let mut f_start = start;
+            let mut too_many = false;
+            for i in memchr::memchr_iter(b',', line)
+                .map(|i| start + i)
+                .chain([stop])
+            {
+                if n == n_cols {
+                    too_many = true;
+                    break;
+                }
+                let (a, b) = trim(bytes, f_start, i);
+                fields[n] = (a as u32, b as u32);
+                n += 1;
+                f_start = i + 1;
+            }
+            let date_given = n == n_cols;
+            if too_many || !(date_given || (short_ok && n == n_cols - 1)) {
+                counts.malformed += 1;
+                continue;
+            }
+            if columns[..n]
+                .iter()
+                .zip(&fields[..n])
+                .any(|(c, (a, b))| c.required && a == b)
+            {
+                counts.malformed += 1;
+                continue;
+            }
+            let date = match date_col {
+                None => 0,
+                Some(i) if !date_given && i == n_cols - 1 => partition_date.unwrap_or_default(),
+                Some(i) => {
+                    let (a, b) = fields[i];
+                    let text = &bytes[a as usize..b as usize];
+                    match self.day {
+                        Some((day, day_text)) if text == day_text => day,
+                        _ => match parse_ymd(text) {
+                            Some(d) => d,
+                            None => {
+                                counts.bad_date += 1;
+                                continue;
+                            }
+                        },
+                    }
+                }
+            };
+            if self.day.is_some_and(|(day, _)| date != day) {
+                counts.other_day += 1;
+                continue;
+            }
+            counts.rows += 1;
+            batch.push(bytes, &fields, date);
+            if batch.len() == self.batch_rows {
+                out.push(batch.finish(&self.schema, &data)?);
+            }
+        }
+        if batch.len() > 0 {
+            out.push(batch.finish(&self.schema, &data)?);
+        }
+        Ok(())
+    }
+}
+
+/// The projected columns of the batch being built.
+struct BatchBuilder<'a> {
+    projection: &'a [usize],
+    kinds: Vec<ColumnKind>,
+    views: Vec<Vec<u128>>,
+    dates: Vec<Vec<i32>>,
+    rows: usize,
+    cap: usize,
+}
+
+impl<'a> BatchBuilder<'a> {
+    fn new(projection: &'a [usize], columns: &[super::format::Column], cap: usize) -> Self {
+        let kinds: Vec<ColumnKind> = projection.iter().map(|&i| columns[i].kind).collect();
+        let mut b = Self {
+            projection,
+            kinds,
+            views: Vec::new(),
+            dates: Vec::new(),
+            rows: 0,
+            cap,
+        };
+        b.reset();
+        b
+    }
+
+    fn reset(&mut self) {
+        let per = |k: ColumnKind| self.kinds.iter().filter(|&&x| x == k).count();
+        self.views = (0..per(ColumnKind::Text))
+            .map(|_| Vec::with_capacity(self.cap))
+            .collect();
+        self.dates = (0..per(ColumnKind::Date))
+            .map(|_| Vec::with_capacity(self.cap))
+            .collect();
+        self.rows = 0;
+    }
+
+    fn len(&self) -> usize {
+        self.rows
+    }
+
+    #[inline]
+    fn push(&mut self, bytes: &[u8], fields: &[(u32, u32)], date: i32) {
+        let (mut t, mut d) = (0, 0);
+        for (&col, &kind) in self.projection.iter().zip(&self.kinds) {
+            match kind {
+                ColumnKind::Text => {
+                    let (a, b) = fields[col];
+                    self.views[t].push(make_view(&bytes[a as usize..b as usize], 0, a));
+                    t += 1;
+                }
+                ColumnKind::Date => {
+                    self.dates[d].push(date);
+                    d += 1;
+                }
+            }
+        }
+        self.rows += 1;
+    }
+
+    fn finish(&mut self, schema: &SchemaRef, data: &Buffer) -> Result<RecordBatch> {
+        let (mut views, mut dates) = (
+            std::mem::take(&mut self.views).into_iter(),
+            std::mem::take(&mut self.dates).into_iter(),
+        );
+        let columns: Vec<ArrayRef> = self
+            .kinds
+            .iter()
+            .map(|k| -> ArrayRef {
+                match k {
+                    ColumnKind::Text => {
+                        let v = ScalarBuffer::from(views.next().unwrap_or_default());
+                        // SAFETY: every view was made by `make_view` from a slice of `data`
+                        // (buffer 0) that lies inside one line, which was checked to be UTF-8.
+                        Arc::new(unsafe {
+                            StringViewArray::new_unchecked(v, vec![data.clone()], None)
+                        })
+                    }
+                    ColumnKind::Date => {
+                        Arc::new(Date32Array::from(dates.next().unwrap_or_default()))
+                    }
+                }
+            })
+            .collect();
+        let rows = self.rows;
+        self.reset();
+        let options = RecordBatchOptions::new().with_row_count(Some(rows));
+        Ok(RecordBatch::try_new_with_options(
+            schema.clone(),
+            columns,
+            &options,
+        )?)
+    }
+}
+
+/// `[a, b)` without leading and trailing spaces.
+#[inline]
+fn trim(bytes: &[u8], mut a: usize, mut b: usize) -> (usize, usize) {
+    while a < b && bytes[a] == b' ' {
+        a += 1;
+    }
+    while b > a && bytes[b - 1] == b' ' {
+        b -= 1;
+    }
+    (a, b)
+}
+
+/// Sorted positions of NUL bytes and of invalid UTF-8 sequences in `buf`.
+fn encoding_faults(buf: &[u8]) -> Vec<usize> {
+    let mut faults: Vec<usize> = memchr::memchr_iter(0, buf).collect();
+    let mut pos = 0;
+    let mut invalid = false;
+    while pos < buf.len() {
+        match std::str::from_utf8(&buf[pos..]) {
+            Ok(_) => break,
+            Err(e) => {
+                let at = pos + e.valid_up_to();
+                faults.push(at);
+                invalid = true;
+                pos = at + e.error_len().unwrap_or(buf.len() - at).max(1);
+            }
+        }
+    }
+    if invalid {
+        faults.sort_unstable();
+    }
+    faults
+}
+
+/// Days since 1970-01-01 of a strict, zero-padded `YYYY-MM-DD` calendar date.
+pub fn parse_ymd(t: &[u8]) -> Option<i32> {
+    if t.len() != 10 || t[4] != b'-' || t[7] != b'-' {
+        return None;
+    }
+    let num = |s: &[u8]| -> Option<i32> {
+        s.iter().try_fold(0i32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + i32::from(c - b'0'))
+        })
+    };
+    let (y, m, d) = (num(&t[..4])?, num(&t[5..7])?, num(&t[8..])?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days_in_month = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&m) || d < 1 || d > days_in_month[(m - 1) as usize] {
+        return None;
+    }
+    Some(days_from_civil(y, m, d))
+}
+
+/// Howard Hinnant's `days_from_civil`: proleptic Gregorian date to days since 1970-01-01.
+fn days_from_civil(y: i32, m: i32, d: i32) -> i32 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Days since 1970-01-01, as `Date32` counts them.
+pub fn epoch_days(d: chrono::NaiveDate) -> i32 {
+    use chrono::Datelike;
+    d.num_days_from_ce() - 719_163
+}
+
+/// The `YYYY-MM-DD` text of a day (days since 1970-01-01).
+pub fn day_text(days: i32) -> String {
+    String::from_utf8_lossy(&format_day(days)).into_owned()
+}
+
+fn format_day(days: i32) -> [u8; 10] {
+    let date = chrono::NaiveDate::from_num_days_from_ce_opt(days + 719_163)
+        .unwrap_or_default()
+        .format("%Y-%m-%d")
+        .to_string();
+    let mut out = [b'0'; 10];
+    out.copy_from_slice(&date.as_bytes()[..10]);
+    out
+}
