@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Offline checks of the deployment files (no AWS account, no Docker daemon needed):
+#   0. every template the docs deploy with `--template-file` exists and is at most 51,200 bytes, the
+#      most `aws cloudformation deploy` accepts without --s3-bucket;
 #   1. cfn-lint on every infra/*.yaml: any error or warning fails (informational notes are shown only);
 #   2. hadolint on the Dockerfile (it also runs ShellCheck on every RUN step);
 #   3. the EC2 user data inside the templates: bash -n + ShellCheck on it and on the shell scripts it
@@ -66,6 +68,33 @@ fi
 exec 9>&-
 
 failed=()
+
+# --- 0. size of the templates the docs deploy with --template-file ---
+MAX_TEMPLATE_BYTES=51200
+docs=(README.md infra/README.md)
+mapfile -t documented < <(grep -ohE -- '--template-file[ =]+[^ `"\\]+' "${docs[@]}" | sed -E 's/^--template-file[ =]+//' | sort -u)
+sizes=()
+size_ok=true
+if ((${#documented[@]} == 0)); then
+    echo "deploy-check: no --template-file command in ${docs[*]}" >&2
+    size_ok=false
+fi
+for t in "${documented[@]}"; do
+    if [[ ! -f "$t" ]]; then
+        echo "deploy-check: the docs deploy $t, which does not exist" >&2
+        size_ok=false
+        continue
+    fi
+    size=$(wc -c < "$t")
+    sizes+=("$t $size B")
+    if ((size > MAX_TEMPLATE_BYTES)); then
+        echo "deploy-check: $t is $size bytes; aws cloudformation deploy --template-file takes at most $MAX_TEMPLATE_BYTES" >&2
+        size_ok=false
+    fi
+done
+if ! $size_ok; then
+    failed+=("template size")
+fi
 
 # --- 1. cfn-lint ---
 shopt -s nullglob
@@ -182,4 +211,5 @@ if ((${#failed[@]})); then
     echo "deploy-check: FAILED: ${joined%; } (${elapsed}s)" >&2
     exit 1
 fi
-echo "deploy-check: OK: ${#templates[@]} template(s) clean under cfn-lint $CFN_LINT_VERSION (${regions[*]}), Dockerfile clean under hadolint $HADOLINT_VERSION, user data clean ($shell_count shell script(s) under bash -n + shellcheck, $py_count Python file(s) compiled) (${elapsed}s)"
+printf -v sized '%s, ' "${sizes[@]}"
+echo "deploy-check: OK: documented templates within $MAX_TEMPLATE_BYTES bytes (${sized%, }); ${#templates[@]} template(s) clean under cfn-lint $CFN_LINT_VERSION (${regions[*]}), Dockerfile clean under hadolint $HADOLINT_VERSION, user data clean ($shell_count shell script(s) under bash -n + shellcheck, $py_count Python file(s) compiled) (${elapsed}s)"
