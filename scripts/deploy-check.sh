@@ -5,7 +5,10 @@
 #   1. cfn-lint on every infra/*.yaml: any error or warning fails (informational notes are shown only);
 #   2. hadolint on the Dockerfile (it also runs ShellCheck on every RUN step);
 #   3. the EC2 user data inside the templates: bash -n + ShellCheck on it and on the shell scripts it
-#      writes, a byte-compile of the Python files it writes; bash -n + ShellCheck on this script.
+#      writes, a byte-compile of the Python files it writes; bash -n + ShellCheck on this script;
+#   4. infra/check_templates.py: assertions a linter cannot know (default platform, pinned AMI, RDS
+#      protection, ECR lifecycle, ALB egress, alarms, ...), and its self-test: each assertion must
+#      fail on the template with its fix undone.
 # The linters live in a venv at ${ADREC_CACHE:-$HOME/.cache/adrec}/venv-infra, created on first use
 # with pinned versions and reused afterwards (no pip call when the pins are already installed).
 # Needs only python3 (3.9+) with venv + pip, and PyPI on first use.
@@ -205,6 +208,14 @@ if ! "$venv/bin/shellcheck" --shell=bash --severity=warning "${shell_files[@]}";
 fi
 shell_count=$(find "$scratch" -maxdepth 1 -name '*.sh' | wc -l)
 
+# --- 4. template assertions (infra/check_templates.py), then its self-test ---
+if ! "$venv/bin/python" infra/check_templates.py "${templates[@]}"; then
+    failed+=("template assertions")
+fi
+if ! "$venv/bin/python" infra/check_templates.py --self-test "${templates[@]}"; then
+    failed+=("template assertions self-test")
+fi
+
 elapsed=$((SECONDS - started))
 if ((${#failed[@]})); then
     printf -v joined '%s; ' "${failed[@]}"
@@ -212,4 +223,4 @@ if ((${#failed[@]})); then
     exit 1
 fi
 printf -v sized '%s, ' "${sizes[@]}"
-echo "deploy-check: OK: documented templates within $MAX_TEMPLATE_BYTES bytes (${sized%, }); ${#templates[@]} template(s) clean under cfn-lint $CFN_LINT_VERSION (${regions[*]}), Dockerfile clean under hadolint $HADOLINT_VERSION, user data clean ($shell_count shell script(s) under bash -n + shellcheck, $py_count Python file(s) compiled) (${elapsed}s)"
+echo "deploy-check: OK: documented templates within $MAX_TEMPLATE_BYTES bytes (${sized%, }); ${#templates[@]} template(s) clean under cfn-lint $CFN_LINT_VERSION (${regions[*]}), Dockerfile clean under hadolint $HADOLINT_VERSION, user data clean ($shell_count shell script(s) under bash -n + shellcheck, $py_count Python file(s) compiled), template assertions hold (${elapsed}s)"
