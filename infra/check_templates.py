@@ -105,6 +105,87 @@ def platform_default_ecs(t):
     return problems
 
 
+def hosts(t):
+    """The EC2 instances that boot from user data (the Airflow host)."""
+    return {k: r for k, r in t.of_type("AWS::EC2::Instance").items() if "UserData" in r.get("Properties", {})}
+
+
+def host_role_statements(t, instance):
+    """The IAM statements of the role behind the instance's profile."""
+    profile = t.target(t.props(instance).get("IamInstanceProfile"))
+    for role_ref in t.props(profile).get("Roles", []):
+        for policy in t.props(t.target(role_ref)).get("Policies", []):
+            yield from policy.get("PolicyDocument", {}).get("Statement", [])
+
+
+@assertion
+def ami_pinned(t):
+    """The Airflow host's AMI is an explicit id parameter, never an SSM path that CloudFormation
+    re-resolves on every update (which replaced the host, and its keys, on a routine deploy)."""
+    problems = []
+    if not hosts(t):
+        problems.append("no EC2 instance with user data (the Airflow host)")
+    for name, p in t.params.items():
+        if "SSM::Parameter::Value" in p.get("Type", ""):
+            problems.append(f"parameter {name} is resolved from SSM ({p['Type']})")
+    for name, r in t.of_type("AWS::EC2::Instance").items():
+        image = r.get("Properties", {}).get("ImageId")
+        param = t.target(image)
+        if any("resolve:ssm" in s for s in strings(image)):
+            problems.append(f"{name}.ImageId is an SSM dynamic reference")
+        elif param in t.params:
+            if t.params[param].get("Type") != "AWS::EC2::Image::Id":
+                problems.append(f"{name}.ImageId: parameter {param} is not of type AWS::EC2::Image::Id")
+        elif not (isinstance(image, str) and image.startswith("ami-")):
+            problems.append(f"{name}.ImageId is neither an AMI id nor an AMI id parameter")
+    return problems
+
+
+KEY_SETTINGS = ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY")
+KEY_GENERATORS = ("os.urandom", "secrets.token_", "Fernet.generate_key", "openssl rand", "/dev/urandom")
+
+
+@assertion
+def airflow_keys_in_secrets_manager(t):
+    """Airflow's Fernet key and JWT/API secret keys come from a Secrets Manager secret that
+    CloudFormation generates once and the host reads; the host generates none of them."""
+    generated = {k for k, r in t.of_type("AWS::SecretsManager::Secret").items()
+                 if "GenerateSecretString" in r.get("Properties", {})
+                 and any("airflow-keys" in s for s in strings(r["Properties"].get("Name")))}
+    if not generated:
+        return ["no generated Secrets Manager secret named <ProjectName>/airflow-keys"]
+    problems = []
+    for host in hosts(t):
+        script = "\n".join(strings(t.props(host)["UserData"]))
+        for generator in KEY_GENERATORS:
+            if generator in script:
+                problems.append(f"{host} user data generates key material ({generator})")
+        for setting in KEY_SETTINGS:
+            if setting not in script:
+                problems.append(f"{host} user data does not set {setting}")
+        readable = {t.target(res) for st in host_role_statements(t, host)
+                    if "secretsmanager:GetSecretValue" in st.get("Action", [])
+                    for res in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])}
+        if not generated & readable:
+            problems.append(f"{host}'s role cannot read the airflow-keys secret")
+        sub = t.props(host)["UserData"]
+        if not any(t.target(v) in generated for v in find_sub_variables(sub)):
+            problems.append(f"{host} user data is not given the airflow-keys secret")
+    return problems
+
+
+def find_sub_variables(node):
+    """The values of every Fn::Sub variable map inside a node."""
+    if isinstance(node, dict):
+        for fn, arg in node.items():
+            if fn == "Fn::Sub" and isinstance(arg, list) and len(arg) == 2:
+                yield from arg[1].values()
+            yield from find_sub_variables(arg)
+    elif isinstance(node, list):
+        for n in node:
+            yield from find_sub_variables(n)
+
+
 # --- self-test: each fix undone in memory must fail its assertion -------------------------------
 def undo_platform_default(docs):
     for doc in docs:
@@ -112,8 +193,27 @@ def undo_platform_default(docs):
             doc["Parameters"]["ComputePlatform"]["Default"] = "AppRunner"
 
 
+def undo_ami_pin(docs):
+    for doc in docs:
+        for p in doc.get("Parameters", {}).values():
+            if p.get("Type") == "AWS::EC2::Image::Id":
+                p["Type"] = "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
+                p["Default"] = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+
+
+def undo_airflow_keys(docs):
+    for doc in docs:
+        for r in doc.get("Resources", {}).values():
+            user_data = r.get("Properties", {}).get("UserData")
+            if user_data is not None:
+                parts = user_data["Fn::Base64"]["Fn::Join"][1]
+                parts.append("python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)))'\n")
+
+
 UNDO = {
     platform_default_ecs: undo_platform_default,
+    ami_pinned: undo_ami_pin,
+    airflow_keys_in_secrets_manager: undo_airflow_keys,
 }
 
 
