@@ -174,6 +174,75 @@ def airflow_keys_in_secrets_manager(t):
     return problems
 
 
+def branches(node):
+    """The values a node can take (both sides of every Fn::If)."""
+    if isinstance(node, dict) and list(node) == ["Fn::If"]:
+        return branches(node["Fn::If"][1]) + branches(node["Fn::If"][2])
+    return [node]
+
+
+def load_balancer_groups(t):
+    """The security groups attached to a load balancer."""
+    return {t.target(sg) for lb in t.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer").values()
+            for sg in lb.get("Properties", {}).get("SecurityGroups", [])}
+
+
+def rules(t, group, direction):
+    """The ingress or egress rules of a security group: inline ones, then separate resources."""
+    inline = "SecurityGroupIngress" if direction == "ingress" else "SecurityGroupEgress"
+    kind = "AWS::EC2::SecurityGroupIngress" if direction == "ingress" else "AWS::EC2::SecurityGroupEgress"
+    found = list(t.props(group).get(inline, []))
+    found += [r["Properties"] for r in t.of_type(kind).values() if t.target(r["Properties"].get("GroupId")) == group]
+    return found
+
+
+def mentions(node, logical_id):
+    """A Ref/GetAtt of logical_id, or a ${logical_id} / ${logical_id.Attr} inside a Fn::Sub."""
+    if plain_target(node) == logical_id:
+        return True
+    return any(s.find("${" + logical_id + "}") >= 0 or s.find("${" + logical_id + ".") >= 0 for s in strings(node))
+
+
+def plain_target(node):
+    if isinstance(node, dict) and len(node) == 1:
+        (fn, arg), = node.items()
+        if fn == "Ref":
+            return arg
+        if fn == "Fn::GetAtt":
+            return arg[0] if isinstance(arg, list) else str(arg).split(".")[0]
+    return None
+
+
+@assertion
+def airflow_host_stable_ip(t):
+    """The Airflow host has an Elastic IP and the ALB's security group admits it on the listener's
+    port, so narrowing AlbIngressCidr never cuts Airflow off the service."""
+    problems = []
+    listener_ports = {port for ls in t.of_type("AWS::ElasticLoadBalancingV2::Listener").values()
+                      if ls["Properties"].get("DefaultActions", [{}])[0].get("Type") == "forward"
+                      for port in branches(ls["Properties"].get("Port"))}
+    for host in hosts(t):
+        eips = [k for k, r in t.of_type("AWS::EC2::EIP").items()
+                if t.target(r.get("Properties", {}).get("InstanceId")) == host]
+        eips += [t.target(r["Properties"].get("AllocationId")) for r in t.of_type("AWS::EC2::EIPAssociation").values()
+                 if t.target(r["Properties"].get("InstanceId")) == host]
+        if not eips:
+            problems.append(f"{host} has no Elastic IP")
+            continue
+        for group in load_balancer_groups(t):
+            admitted = set()
+            for rule in rules(t, group, "ingress"):
+                if any(mentions(rule.get("CidrIp"), eip) for eip in eips):
+                    for lo, hi in zip(branches(rule.get("FromPort")), branches(rule.get("ToPort"))):
+                        admitted |= {p for p in listener_ports if int(lo) <= int(p) <= int(hi)}
+            if admitted != listener_ports:
+                problems.append(f"ALB group {group} does not admit {host}'s Elastic IP on port(s) "
+                                f"{sorted(listener_ports - admitted)}")
+    if not load_balancer_groups(t):
+        problems.append("no load balancer security group")
+    return problems
+
+
 def find_sub_variables(node):
     """The values of every Fn::Sub variable map inside a node."""
     if isinstance(node, dict):
@@ -210,10 +279,18 @@ def undo_airflow_keys(docs):
                 parts.append("python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)))'\n")
 
 
+def undo_airflow_eip(docs):
+    for doc in docs:
+        res = doc.get("Resources", {})
+        for name in [k for k, r in res.items() if r.get("Type") in ("AWS::EC2::EIP", "AWS::EC2::EIPAssociation")]:
+            del res[name]
+
+
 UNDO = {
     platform_default_ecs: undo_platform_default,
     ami_pinned: undo_ami_pin,
     airflow_keys_in_secrets_manager: undo_airflow_keys,
+    airflow_host_stable_ip: undo_airflow_eip,
 }
 
 
