@@ -255,6 +255,34 @@ def find_sub_variables(node):
             yield from find_sub_variables(n)
 
 
+def truthy(value):
+    return value is True or str(value).lower() == "true"
+
+
+@assertion
+def rds_deletion_protection(t):
+    """Every RDS instance has deletion protection on by default."""
+    dbs = t.of_type("AWS::RDS::DBInstance")
+    if not dbs:
+        return ["no AWS::RDS::DBInstance"]
+    return [f"{name}.DeletionProtection defaults to {t.default(r['Properties'].get('DeletionProtection'))!r}"
+            for name, r in dbs.items() if not truthy(t.default(r["Properties"].get("DeletionProtection")))]
+
+
+@assertion
+def rds_backups_7_days(t):
+    """Every RDS instance keeps at least 7 days of automated backups by default."""
+    dbs = t.of_type("AWS::RDS::DBInstance")
+    if not dbs:
+        return ["no AWS::RDS::DBInstance"]
+    problems = []
+    for name, r in dbs.items():
+        days = t.default(r["Properties"].get("BackupRetentionPeriod", 1))
+        if not str(days).isdigit() or int(days) < 7:
+            problems.append(f"{name}.BackupRetentionPeriod defaults to {days!r} (want 7 or more)")
+    return problems
+
+
 # --- self-test: each fix undone in memory must fail its assertion -------------------------------
 def undo_platform_default(docs):
     for doc in docs:
@@ -286,11 +314,25 @@ def undo_airflow_eip(docs):
             del res[name]
 
 
+def set_param_default(docs, kind, prop, value):
+    for doc in docs:
+        for r in doc.get("Resources", {}).values():
+            if r.get("Type") == kind:
+                node = r["Properties"][prop]
+                name = node.get("Ref") if isinstance(node, dict) else None
+                if name in doc.get("Parameters", {}):
+                    doc["Parameters"][name]["Default"] = value
+                else:
+                    r["Properties"][prop] = value
+
+
 UNDO = {
     platform_default_ecs: undo_platform_default,
     ami_pinned: undo_ami_pin,
     airflow_keys_in_secrets_manager: undo_airflow_keys,
     airflow_host_stable_ip: undo_airflow_eip,
+    rds_deletion_protection: lambda docs: set_param_default(docs, "AWS::RDS::DBInstance", "DeletionProtection", "false"),
+    rds_backups_7_days: lambda docs: set_param_default(docs, "AWS::RDS::DBInstance", "BackupRetentionPeriod", 1),
 }
 
 
