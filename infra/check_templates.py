@@ -12,6 +12,7 @@ Run by scripts/deploy-check.sh with the venv's Python (cfn-lint installed).
 
 import copy
 import json
+import re
 import sys
 
 from cfnlint.decode import decode
@@ -283,6 +284,43 @@ def rds_backups_7_days(t):
     return problems
 
 
+def lifecycle_rules(repo):
+    text = repo.get("Properties", {}).get("LifecyclePolicy", {}).get("LifecyclePolicyText")
+    if text is None:
+        return []
+    text = text if isinstance(text, str) else next(strings(text))  # a Fn::Sub keeps the JSON as its text
+    return json.loads(text).get("rules", [])
+
+
+@assertion
+def ecr_keeps_deployed_tag(t):
+    """No ECR lifecycle rule can expire the tag the service runs (the ImageTag parameter): rules
+    select untagged images only, or tag prefixes/patterns that ImageTag's AllowedPattern refuses."""
+    repos = t.of_type("AWS::ECR::Repository")
+    if not repos:
+        return ["no AWS::ECR::Repository"]
+    allowed = t.params.get("ImageTag", {}).get("AllowedPattern")
+    problems = []
+    for name, repo in repos.items():
+        for rule in lifecycle_rules(repo):
+            if rule.get("action", {}).get("type", "expire") != "expire":
+                continue
+            selection = rule.get("selection", {})
+            status = selection.get("tagStatus")
+            if status == "untagged":
+                continue
+            if status != "tagged":
+                problems.append(f"{name}: rule {rule.get('rulePriority')} selects tagStatus={status!r}, the deployed tag included")
+                continue
+            samples = [p + s for p in selection.get("tagPrefixList", []) for s in ("", "0", "a")]
+            samples += [p.replace("*", s) for p in selection.get("tagPatternList", []) for s in ("", "0", "a")]
+            deployable = [s for s in samples if allowed is None or re.fullmatch(allowed, s)]
+            if deployable or not samples:
+                problems.append(f"{name}: rule {rule.get('rulePriority')} can select a deployable ImageTag "
+                                f"({deployable[:1] or 'any tag'})")
+    return problems
+
+
 # --- self-test: each fix undone in memory must fail its assertion -------------------------------
 def undo_platform_default(docs):
     for doc in docs:
@@ -326,6 +364,15 @@ def set_param_default(docs, kind, prop, value):
                     r["Properties"][prop] = value
 
 
+def undo_ecr_lifecycle(docs):
+    for doc in docs:
+        for r in doc.get("Resources", {}).values():
+            if r.get("Type") == "AWS::ECR::Repository":
+                r["Properties"]["LifecyclePolicy"] = {"LifecyclePolicyText": json.dumps({"rules": [{
+                    "rulePriority": 1, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
+                                                     "countNumber": 10}, "action": {"type": "expire"}}]})}
+
+
 UNDO = {
     platform_default_ecs: undo_platform_default,
     ami_pinned: undo_ami_pin,
@@ -333,6 +380,7 @@ UNDO = {
     airflow_host_stable_ip: undo_airflow_eip,
     rds_deletion_protection: lambda docs: set_param_default(docs, "AWS::RDS::DBInstance", "DeletionProtection", "false"),
     rds_backups_7_days: lambda docs: set_param_default(docs, "AWS::RDS::DBInstance", "BackupRetentionPeriod", 1),
+    ecr_keeps_deployed_tag: undo_ecr_lifecycle,
 }
 
 
