@@ -321,6 +321,33 @@ def ecr_keeps_deployed_tag(t):
     return problems
 
 
+@assertion
+def alb_egress_explicit(t):
+    """The ALB's security group declares its egress inline (which replaces EC2's default
+    allow-all), and only to the service's port in the service's security group."""
+    groups = load_balancer_groups(t)
+    if not groups:
+        return ["no load balancer security group"]
+    service_groups = {t.target(sg) for svc in t.of_type("AWS::ECS::Service").values()
+                      for sg in svc["Properties"].get("NetworkConfiguration", {})
+                      .get("AwsvpcConfiguration", {}).get("SecurityGroups", [])}
+    ports = {tg["Properties"].get("Port") for tg in t.of_type("AWS::ElasticLoadBalancingV2::TargetGroup").values()}
+    problems = []
+    for group in groups:
+        if not t.props(group).get("SecurityGroupEgress"):
+            problems.append(f"{group} has no inline SecurityGroupEgress, so EC2's default allow-all egress stays")
+        for rule in rules(t, group, "egress"):
+            where = f"{group} egress {rule.get('Description', '')!r}"
+            if rule.get("IpProtocol") != "tcp" or rule.get("FromPort") != rule.get("ToPort") \
+                    or rule.get("FromPort") not in ports:
+                problems.append(f"{where}: not tcp to the target port {sorted(ports)}")
+            if any(k in rule for k in ("CidrIp", "CidrIpv6", "DestinationPrefixListId")):
+                problems.append(f"{where}: to addresses, not to the service's security group")
+            elif t.target(rule.get("DestinationSecurityGroupId")) not in service_groups:
+                problems.append(f"{where}: not to the service's security group")
+    return problems
+
+
 # --- self-test: each fix undone in memory must fail its assertion -------------------------------
 def undo_platform_default(docs):
     for doc in docs:
@@ -373,6 +400,12 @@ def undo_ecr_lifecycle(docs):
                                                      "countNumber": 10}, "action": {"type": "expire"}}]})}
 
 
+def undo_alb_egress(docs):
+    t = Templates(docs)  # shares the resource dicts with docs
+    for group in load_balancer_groups(t):
+        t.props(group).pop("SecurityGroupEgress", None)
+
+
 UNDO = {
     platform_default_ecs: undo_platform_default,
     ami_pinned: undo_ami_pin,
@@ -381,6 +414,7 @@ UNDO = {
     rds_deletion_protection: lambda docs: set_param_default(docs, "AWS::RDS::DBInstance", "DeletionProtection", "false"),
     rds_backups_7_days: lambda docs: set_param_default(docs, "AWS::RDS::DBInstance", "BackupRetentionPeriod", 1),
     ecr_keeps_deployed_tag: undo_ecr_lifecycle,
+    alb_egress_explicit: undo_alb_egress,
 }
 
 
