@@ -201,7 +201,7 @@ def mentions(node, logical_id):
     """A Ref/GetAtt of logical_id, or a ${logical_id} / ${logical_id.Attr} inside a Fn::Sub."""
     if plain_target(node) == logical_id:
         return True
-    return any(s.find("${" + logical_id + "}") >= 0 or s.find("${" + logical_id + ".") >= 0 for s in strings(node))
+    return any("${" + logical_id + "}" in s or "${" + logical_id + "." in s for s in strings(node))
 
 
 def plain_target(node):
