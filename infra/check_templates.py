@@ -536,7 +536,7 @@ def set_param_default(docs, kind, prop, value):
     for doc in docs:
         for r in doc.get("Resources", {}).values():
             if r.get("Type") == kind:
-                node = r["Properties"][prop]
+                node = r["Properties"].get(prop)
                 name = node.get("Ref") if isinstance(node, dict) else None
                 if name in doc.get("Parameters", {}):
                     doc["Parameters"][name]["Default"] = value
@@ -633,7 +633,12 @@ def main(argv):
         failed = [fn.__name__ for fn in ASSERTIONS if fn not in UNDO]
         for fn, undo in UNDO.items():
             broken = copy.deepcopy(docs)
-            undo(broken)
+            try:
+                undo(broken)
+            except (KeyError, TypeError, IndexError) as e:  # the template's shape changed: fix the undo
+                print(f"check_templates: self-test: undoing {fn.__name__} failed: {e!r}")
+                failed.append(fn.__name__)
+                continue
             if not fn(Templates(broken)):
                 failed.append(fn.__name__)
         if failed:
