@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Offline checks of the deployment files (no AWS account, no Docker daemon needed):
+#   0. every template the docs deploy with `--template-file` exists and is at most 51,200 bytes, the
+#      most `aws cloudformation deploy` accepts without --s3-bucket;
 #   1. cfn-lint on every infra/*.yaml: any error or warning fails (informational notes are shown only);
 #   2. hadolint on the Dockerfile (it also runs ShellCheck on every RUN step);
 #   3. the EC2 user data inside the templates: bash -n + ShellCheck on it and on the shell scripts it
-#      writes, a byte-compile of the Python files it writes; bash -n + ShellCheck on this script.
+#      writes, a byte-compile of the Python files it writes; bash -n + ShellCheck on this script;
+#   4. infra/check_templates.py: assertions a linter cannot know (default platform, pinned AMI, RDS
+#      protection, ECR lifecycle, ALB egress, alarms, ...), and its self-test: each assertion must
+#      fail on the template with its fix undone.
 # The linters live in a venv at ${ADREC_CACHE:-$HOME/.cache/adrec}/venv-infra, created on first use
 # with pinned versions and reused afterwards (no pip call when the pins are already installed).
 # Needs only python3 (3.9+) with venv + pip, and PyPI on first use.
@@ -66,6 +71,33 @@ fi
 exec 9>&-
 
 failed=()
+
+# --- 0. size of the templates the docs deploy with --template-file ---
+MAX_TEMPLATE_BYTES=51200
+docs=(README.md infra/README.md)
+mapfile -t documented < <(grep -ohE -- '--template-file[ =]+[^ `"\\]+' "${docs[@]}" | sed -E 's/^--template-file[ =]+//' | sort -u)
+sizes=()
+size_ok=true
+if ((${#documented[@]} == 0)); then
+    echo "deploy-check: no --template-file command in ${docs[*]}" >&2
+    size_ok=false
+fi
+for t in "${documented[@]}"; do
+    if [[ ! -f "$t" ]]; then
+        echo "deploy-check: the docs deploy $t, which does not exist" >&2
+        size_ok=false
+        continue
+    fi
+    size=$(wc -c < "$t")
+    sizes+=("$t $size B")
+    if ((size > MAX_TEMPLATE_BYTES)); then
+        echo "deploy-check: $t is $size bytes; aws cloudformation deploy --template-file takes at most $MAX_TEMPLATE_BYTES" >&2
+        size_ok=false
+    fi
+done
+if ! $size_ok; then
+    failed+=("template size")
+fi
 
 # --- 1. cfn-lint ---
 shopt -s nullglob
@@ -176,10 +208,19 @@ if ! "$venv/bin/shellcheck" --shell=bash --severity=warning "${shell_files[@]}";
 fi
 shell_count=$(find "$scratch" -maxdepth 1 -name '*.sh' | wc -l)
 
+# --- 4. template assertions (infra/check_templates.py), then its self-test ---
+if ! "$venv/bin/python" infra/check_templates.py "${templates[@]}"; then
+    failed+=("template assertions")
+fi
+if ! "$venv/bin/python" infra/check_templates.py --self-test "${templates[@]}"; then
+    failed+=("template assertions self-test")
+fi
+
 elapsed=$((SECONDS - started))
 if ((${#failed[@]})); then
     printf -v joined '%s; ' "${failed[@]}"
     echo "deploy-check: FAILED: ${joined%; } (${elapsed}s)" >&2
     exit 1
 fi
-echo "deploy-check: OK: ${#templates[@]} template(s) clean under cfn-lint $CFN_LINT_VERSION (${regions[*]}), Dockerfile clean under hadolint $HADOLINT_VERSION, user data clean ($shell_count shell script(s) under bash -n + shellcheck, $py_count Python file(s) compiled) (${elapsed}s)"
+printf -v sized '%s, ' "${sizes[@]}"
+echo "deploy-check: OK: documented templates within $MAX_TEMPLATE_BYTES bytes (${sized%, }); ${#templates[@]} template(s) clean under cfn-lint $CFN_LINT_VERSION (${regions[*]}), Dockerfile clean under hadolint $HADOLINT_VERSION, user data clean ($shell_count shell script(s) under bash -n + shellcheck, $py_count Python file(s) compiled), template assertions hold (${elapsed}s)"
