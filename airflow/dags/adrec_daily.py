@@ -36,12 +36,15 @@ import tenacity
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 from airflow.providers.http.hooks.http import HttpHook
 from airflow.providers.http.operators.http import HttpOperator
-from airflow.timetables.interval import CronDataIntervalTimetable
 
 try:
     from airflow.sdk import DAG  # Airflow 3
 except ImportError:  # Airflow 2.x
     from airflow import DAG
+try:
+    from airflow.sdk import CronDataIntervalTimetable  # Airflow 3 (3.3.2: airflow.sdk.definitions.timetables.interval)
+except ImportError:  # Airflow 2.x, or a task SDK without timetables
+    from airflow.timetables.interval import CronDataIntervalTimetable
 
 # Server-side wait per request; the service clamps it to 110 s.
 WAIT_SECONDS = 100
