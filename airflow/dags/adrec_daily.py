@@ -17,15 +17,22 @@ the long-polls towards the 120 s cut. Within a date top_ctr and top_product run 
 inputs), which `parallelism = 2` on the Airflow host allows. Outputs are keyed by date and every job is
 idempotent, so catchup, backfills and re-runs never touch another date.
 
+A task that fails for good (not one that will be retried) calls `notify_failure`: one log line with the dag, task,
+ds, try, error and log URL, also POSTed as `{"text": line}` to `ADREC_AIRFLOW_ALERT_WEBHOOK` when that is set
+(a Slack incoming webhook, say). `send_alert` is the one function to change for another channel (airflow/README.md).
+
 Env knobs, read when the file is parsed (defaults are the production ones): `ADREC_AIRFLOW_RETRIES` (3),
-`ADREC_AIRFLOW_RETRY_DELAY_SECONDS` (60, doubled per retry, at most 30 min).
+`ADREC_AIRFLOW_RETRY_DELAY_SECONDS` (60, doubled per retry, at most 30 min). Read when a task fails:
+`ADREC_AIRFLOW_ALERT_WEBHOOK` (unset: the alert is only logged).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -232,6 +239,58 @@ class AdrecJobOperator(HttpOperator):
         return self.process_response(context=context, response=response)
 
 
+_ALERT_ERROR_CHARS = 500
+_alert_log = logging.getLogger("airflow.task.adrec_daily")
+
+
+def failure_line(context: Mapping[str, Any]) -> str:
+    """The alert for a failed task: dag, task, ds, try, error (one line, at most 500 characters) and log URL."""
+    ti = context.get("ti") or context.get("task_instance")
+    dag_id = getattr(ti, "dag_id", None) or getattr(context.get("dag"), "dag_id", None) or "?"
+    task_id = getattr(ti, "task_id", None) or getattr(context.get("task"), "task_id", None) or "?"
+    error = context.get("exception")
+    if isinstance(error, BaseException):
+        error = f"{type(error).__name__}: {error}"
+    error = " ".join(str(error).split()) if error else "error unknown"
+    if len(error) > _ALERT_ERROR_CHARS:
+        error = error[: _ALERT_ERROR_CHARS - 1] + "…"
+    try:
+        log_url = getattr(ti, "log_url", None) or "?"
+    except Exception:  # a property that needs config or a DB this process lacks
+        log_url = "?"
+    try_number = getattr(ti, "try_number", None)
+    return (
+        f"adrec alert: {dag_id}.{task_id} failed for ds {context.get('ds') or '?'} "
+        f"(try {'?' if try_number is None else try_number}): {error} | log: {log_url}"
+    )
+
+
+def send_alert(line: str, log: Any = _alert_log) -> None:
+    """Deliver an alert beyond the task log. Replace this function to page, mail or chat some other way.
+
+    By default: POST `{"text": line}` to `ADREC_AIRFLOW_ALERT_WEBHOOK` if it is set (Slack, Mattermost and Google
+    Chat incoming webhooks take that body). A broken channel is logged, never raised: the task has failed already.
+    The URL is a secret (Slack's carries its token), so it never goes into a log.
+    """
+    url = os.environ.get("ADREC_AIRFLOW_ALERT_WEBHOOK")
+    if not url:
+        return
+    try:
+        requests.post(url, json={"text": line}, timeout=(5, 10)).raise_for_status()
+    except requests.RequestException as error:
+        status = getattr(error.response, "status_code", None)
+        log.warning("alert webhook failed (%s%s)", type(error).__name__, f", HTTP {status}" if status else "")
+
+
+def notify_failure(context: Mapping[str, Any]) -> None:
+    """`on_failure_callback` of every stage: runs once a task has failed for good (retries use none)."""
+    task = context.get("task")
+    log = getattr(task, "log", None) or _alert_log
+    line = failure_line(context)
+    log.error("%s", line)
+    send_alert(line, log)
+
+
 RETRIES = int(os.environ.get("ADREC_AIRFLOW_RETRIES", "3"))
 RETRY_DELAY = timedelta(seconds=float(os.environ.get("ADREC_AIRFLOW_RETRY_DELAY_SECONDS", "60")))
 
@@ -255,6 +314,7 @@ with DAG(
         # Bounds the long-poll loop; a day of logs takes seconds to minutes.
         "execution_timeout": timedelta(hours=2),
         "max_active_tis_per_dag": 1,
+        "on_failure_callback": notify_failure,
     },
     tags=["adrec"],
     doc_md=__doc__,

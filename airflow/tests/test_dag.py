@@ -107,6 +107,14 @@ def test_retries_with_backoff(dag):
         assert task.retry_args["stop"] is not None and task.retry_args["retry"] is not None
 
 
+def test_every_stage_alerts_on_failure(dag):
+    for task in dag.tasks:
+        callbacks = task.on_failure_callback
+        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+        # By name: the DagBag loads the file as a module of its own, so this is not `adrec_daily.notify_failure`.
+        assert [callback.__name__ for callback in callbacks] == ["notify_failure"], task.task_id
+
+
 def test_backoff_survives_serialization(dag):
     """The scheduler works on the serialized DAG; on Airflow 3 a multiplier of 1.0 would mean no backoff at all."""
     serialization = pytest.importorskip("airflow.serialization.serialized_objects")

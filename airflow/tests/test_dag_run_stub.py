@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from adrec_stub import StubJobsApi
 from support import TASKS, dags_test, http_connection, output_of, run_states
 
@@ -29,6 +31,7 @@ def test_dag_run_drives_every_stage_in_order(airflow_db):
     assert TOKEN not in result.stdout + result.stderr  # never in the task logs
 
 
+
 def test_dag_run_fails_when_the_service_refuses_the_token(airflow_db):
     day = "2024-11-22"
     with StubJobsApi(TOKEN, {}) as api:
@@ -47,3 +50,10 @@ def test_dag_run_fails_when_the_service_refuses_the_token(airflow_db):
     assert [r["path"] for r in api.requests] == ["/jobs/filter_data"] * 2
     assert "401 unauthorized" in result.stdout + result.stderr
     assert "a-revoked-token-0000" not in result.stdout + result.stderr
+    # The final failure (not the retry) raises one alert line.
+    alerts = re.findall(r"adrec alert: adrec_daily\.filter_data failed for ds 2024-11-22 \(try (\d)\): [^\n]*",
+                        result.stdout + result.stderr)
+    assert alerts == ["2"], output_of(result)
+    assert re.search(r"\(try 2\): AirflowException: jobs API refused the trigger: 401 unauthorized: [^|\n]+ \| log: "
+                     r"http\S+/dags/adrec_daily/runs/\S+/tasks/filter_data\?try_number=2", result.stdout), output_of(result)
+

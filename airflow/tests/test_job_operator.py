@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import json
 import socket
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from threading import Thread
+from types import SimpleNamespace
 
 import adrec_daily
 import pytest
 import requests
+import structlog.testing
 import tenacity
-from adrec_daily import AdrecJobOperator, next_step, run_succeeded, run_summary
+from adrec_daily import (
+    AdrecJobOperator,
+    failure_line,
+    next_step,
+    notify_failure,
+    run_succeeded,
+    run_summary,
+)
 from adrec_stub import StubJobsApi
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 from support import http_connection
@@ -33,6 +44,26 @@ def run(status: str, **fields) -> dict:
 
 def error(code: str, message: str) -> dict:
     return {"error": {"code": code, "message": message}}
+
+
+def operator(job: str) -> AdrecJobOperator:
+    op = AdrecJobOperator(task_id=f"t_{job}", job=job, min_poll_interval=0.05)
+    op.data = '{"date": "2024-11-25"}'  # what Airflow renders from {{ ds }}
+    return op
+
+
+@pytest.fixture
+def stub(monkeypatch):
+    def start(behaviour, token_in="extra", token=TOKEN):
+        api = StubJobsApi(TOKEN, behaviour).__enter__()
+        started.append(api)
+        monkeypatch.setenv("AIRFLOW_CONN_ADREC_API", http_connection(api.port, token, token_in=token_in))
+        return api
+
+    started: list[StubJobsApi] = []
+    yield start
+    for api in started:
+        api.__exit__(None, None, None)
 
 
 # --- one answer at a time -----------------------------------------------------------------------------------
@@ -102,27 +133,80 @@ def test_response_check_rejects_a_run_of_another_date():
         run_succeeded(fake(200, run("succeeded")), ds="2024-11-26")
 
 
+# --- failure alerts -----------------------------------------------------------------------------------------
+
+def failure_context(**overrides) -> dict:
+    ti = SimpleNamespace(dag_id="adrec_daily", task_id="db_writing", try_number=2,
+                         log_url="http://airflow.local/dags/adrec_daily/runs/r1/tasks/db_writing?try_number=2")
+    context = {"ti": ti, "ds": "2024-11-25", "task": operator("db_writing"),
+               "exception": AirflowException(f"adrec run {RUN_ID} (db_writing for 2024-11-25) ended failed:\n boom")}
+    return {**context, **overrides}
+
+
+def test_failure_line_says_what_failed_and_where_the_log_is():
+    assert failure_line(failure_context()) == (
+        f"adrec alert: adrec_daily.db_writing failed for ds 2024-11-25 (try 2): AirflowException: adrec run "
+        f"{RUN_ID} (db_writing for 2024-11-25) ended failed: boom | log: "
+        "http://airflow.local/dags/adrec_daily/runs/r1/tasks/db_writing?try_number=2")
+
+
+def test_failure_line_tolerates_missing_parts():
+    context = {"ti": SimpleNamespace(dag_id="adrec_daily", task_id="top_ctr"), "exception": "x" * 2000}
+    line = failure_line(context)
+    assert line.startswith("adrec alert: adrec_daily.top_ctr failed for ds ? (try ?): x")
+    assert line.endswith("… | log: ?") and len(line) < 700
+    assert failure_line({}).startswith("adrec alert: ?.? failed for ds ? (try ?): error unknown")
+
+
+def test_notify_failure_logs_the_line(monkeypatch):
+    monkeypatch.delenv("ADREC_AIRFLOW_ALERT_WEBHOOK", raising=False)
+    context = failure_context()
+    with structlog.testing.capture_logs() as logs:
+        notify_failure(context)
+    assert [(e["log_level"], e["event"]) for e in logs] == [("error", failure_line(context))]
+
+
+class Receiver(BaseHTTPRequestHandler):
+    got: list = []
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Receiver.got.append((self.path, self.headers["Content-Type"], json.loads(body)))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+
+def test_notify_failure_posts_the_line_to_the_alert_webhook(monkeypatch):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    Receiver.got = []
+    try:
+        monkeypatch.setenv("ADREC_AIRFLOW_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_address[1]}/hook/s3cr3t")
+        context = failure_context()
+        notify_failure(context)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert Receiver.got == [("/hook/s3cr3t", "application/json", {"text": failure_line(context)})]
+
+
+def test_a_broken_alert_webhook_never_hides_the_failure(monkeypatch):
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("ADREC_AIRFLOW_ALERT_WEBHOOK", f"http://127.0.0.1:{port}/hook/s3cr3t")
+    with structlog.testing.capture_logs() as logs:
+        notify_failure(failure_context())  # does not raise
+    assert [e["log_level"] for e in logs] == ["error", "warning"]
+    assert "alert webhook" in logs[1]["event"] and "s3cr3t" not in json.dumps(logs, default=str)
+
+
 # --- execute() against the stub service -------------------------------------------------------------------
-
-def operator(job: str) -> AdrecJobOperator:
-    op = AdrecJobOperator(task_id=f"t_{job}", job=job, min_poll_interval=0.05)
-    op.data = '{"date": "2024-11-25"}'  # what Airflow renders from {{ ds }}
-    return op
-
-
-@pytest.fixture
-def stub(monkeypatch):
-    def start(behaviour, token_in="extra", token=TOKEN):
-        api = StubJobsApi(TOKEN, behaviour).__enter__()
-        started.append(api)
-        monkeypatch.setenv("AIRFLOW_CONN_ADREC_API", http_connection(api.port, token, token_in=token_in))
-        return api
-
-    started: list[StubJobsApi] = []
-    yield start
-    for api in started:
-        api.__exit__(None, None, None)
-
 
 @pytest.mark.parametrize("token_in", ["extra", "password"])
 def test_execute_long_polls_a_slow_run_with_get(stub, token_in):
