@@ -17,6 +17,9 @@ the long-polls towards the 120 s cut. Within a date top_ctr and top_product run 
 inputs), which `parallelism = 2` on the Airflow host allows. Outputs are keyed by date and every job is
 idempotent, so catchup, backfills and re-runs never touch another date.
 
+While a run is running, each answer (the POST's 202, every long-poll's 202) logs one line with the run's
+`progress` as the service reports it (stage, step of steps for `pipeline`, bytes scanned, rows), or says there is none.
+
 A task that fails for good (not one that will be retried) calls `notify_failure`: one log line with the dag, task,
 ds, try, error and log URL, also POSTed as `{"text": line}` to `ADREC_AIRFLOW_ALERT_WEBHOOK` when that is set
 (a Slack incoming webhook, say). `send_alert` is the one function to change for another channel (airflow/README.md).
@@ -157,6 +160,49 @@ def _has_header(headers: dict[str, Any], name: str) -> bool:
     return any(key.lower() == name.lower() for key in headers)
 
 
+def _count(value: Any) -> int | float | None:
+    """A non-negative number from the progress report, else None (missing, null or of the wrong type)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        return None
+    return value
+
+
+def progress_line(run: dict[str, Any]) -> str:
+    """One line for a running run, e.g. `run 3f2a9c1d…: filter_data (1/4) 412.3 of 1,130.0 MB scanned (36%),
+    4,200,000 rows`, from its `progress` (any key, or the whole field, may be missing or null).
+
+    The step is left out for a run of one step (a single stage); MB are 10^6 bytes.
+    """
+    head = f"run {str(run.get('id', '?'))[:8]}…: "
+    progress = run.get("progress")
+    stage = progress.get("stage") if isinstance(progress, Mapping) else None
+    name = stage if isinstance(stage, str) and stage else run.get("task") or "run"
+    if not isinstance(progress, Mapping) or not progress:
+        return f"{head}{name} running, no progress reported"
+
+    step, steps = _count(progress.get("step")), _count(progress.get("steps"))
+    where = ""
+    if step is not None and steps is not None and steps > 1:
+        where = f" ({step}/{steps})"
+    elif step is not None and steps is None:
+        where = f" (step {step})"
+    parts = []
+    scanned, total = _count(progress.get("bytes_scanned")), _count(progress.get("bytes_total"))
+    if scanned is not None and total is not None:
+        share = f" ({int(100 * scanned / total)}%)" if total else ""
+        parts.append(f"{scanned / 1e6:,.1f} of {total / 1e6:,.1f} MB scanned{share}")
+    elif scanned is not None:
+        parts.append(f"{scanned / 1e6:,.1f} MB scanned")
+    elif total is not None:
+        parts.append(f"{total / 1e6:,.1f} MB to scan")
+    rows = _count(progress.get("rows"))
+    if rows is not None:
+        parts.append(f"{rows:,} rows")
+    if not where and not parts:
+        return f"{head}{name} running"
+    return f"{head}{name}{where}" + (f" {', '.join(parts)}" if parts else "")
+
+
 class AdrecJobOperator(HttpOperator):
     """Trigger adrec job `job` for `{{ ds }}` and follow the run until it finishes.
 
@@ -227,7 +273,10 @@ class AdrecJobOperator(HttpOperator):
         )
         step, value = next_step(response, post=True)
         while step == "poll":
-            self.log.info("run %s is running (answer %s); long-polling it", value, response.status_code)
+            if response.status_code == 409:
+                self.log.info("%s for this date is already running: following %s", self.job, value)
+            else:
+                self.log.info("%s", progress_line(_run_of(response)))
             started = time.monotonic()
             response = poll.run_with_advanced_retry(
                 self.retry_args, f"{value}?wait={self.wait_seconds}", None, headers, self.extra_options

@@ -12,8 +12,10 @@ TOKEN = "stub-dagrun-token-51c2e0"
 
 def test_dag_run_drives_every_stage_in_order(airflow_db):
     day = "2024-11-21"
-    # top_ctr is slow (202, then a 202 poll, then 200); top_product is already running (409 -> follow).
-    with StubJobsApi(TOKEN, {"top_ctr": "slow", "top_product": "conflict"}) as api:
+    # filter_data and top_ctr are slow (202, then a 202 poll, then 200), and only top_ctr reports its progress;
+    # top_product is already running (409 -> follow).
+    behaviour = {"filter_data": "slow_no_progress", "top_ctr": "slow", "top_product": "conflict"}
+    with StubJobsApi(TOKEN, behaviour) as api:
         result = dags_test(day, http_connection(api.port, TOKEN, token_in="extra"))
 
     assert result.returncode == 0, output_of(result)
@@ -25,11 +27,17 @@ def test_dag_run_drives_every_stage_in_order(airflow_db):
     assert posts[0] == "filter_data" and sorted(posts[1:3]) == ["top_ctr", "top_product"] and posts[3] == "db_writing"
     assert all(r["body"] == f'{{"date": "{day}"}}' and r["query"] == {"wait": "100"} for r in api.posts())
     polls = [r for r in api.requests if r["method"] == "GET"]
-    assert len(polls) == 3  # two for the slow run, one for the run the 409 named
+    assert len(polls) == 5  # two for each slow run, one for the run the 409 named
     assert all(r["path"].startswith("/jobs/runs/") and r["query"] == {"wait": "100"} for r in polls)
     assert {r["auth"] for r in api.requests} == {f"Bearer {TOKEN}"}
     assert TOKEN not in result.stdout + result.stderr  # never in the task logs
 
+    # Each answer for a running run is logged: its progress, or that it reported none.
+    output = result.stdout + result.stderr
+    run = r"run [0-9a-f]{8}…: "
+    assert re.search(run + r"top_ctr 412\.3 of 1,130\.0 MB scanned \(36%\), 4,200,000 rows", output), output_of(result)
+    assert re.search(run + r"top_ctr 1,130\.0 of 1,130\.0 MB scanned \(100%\), 11,512,004 rows", output)
+    assert len(re.findall(run + "filter_data running, no progress reported", output)) == 2, output_of(result)
 
 
 def test_dag_run_fails_when_the_service_refuses_the_token(airflow_db):

@@ -18,6 +18,7 @@ from adrec_daily import (
     failure_line,
     next_step,
     notify_failure,
+    progress_line,
     run_succeeded,
     run_summary,
 )
@@ -131,6 +132,65 @@ def test_response_check_rejects_a_run_of_another_date():
     assert run_succeeded(fake(200, run("succeeded")), ds="2024-11-25") is True
     with pytest.raises(AirflowException, match="is for 2024-11-25, not 2024-11-26"):
         run_succeeded(fake(200, run("succeeded")), ds="2024-11-26")
+
+
+# --- progress of a running run ---------------------------------------------------------------------------
+
+SHORT = f"run {RUN_ID[:8]}…"
+
+
+def test_progress_line_reads_like_a_sentence():
+    progress = {"stage": "filter_data", "step": 1, "steps": 4, "bytes_scanned": 412_300_000,
+                "bytes_total": 1_130_000_000, "rows": 4_200_000}
+    assert progress_line(run("running", task="pipeline", progress=progress)) == (
+        f"{SHORT}: filter_data (1/4) 412.3 of 1,130.0 MB scanned (36%), 4,200,000 rows")
+
+
+@pytest.mark.parametrize("progress,line", [
+    # A stage run has one step: nothing to count.
+    ({"stage": "top_ctr", "step": 1, "steps": 1, "rows": 12}, "top_ctr 12 rows"),
+    ({"stage": "top_ctr", "step": 2, "steps": None, "rows": None}, "top_ctr (step 2)"),
+    ({"stage": None, "bytes_scanned": 123_456_789}, "top_ctr 123.5 MB scanned"),
+    ({"bytes_scanned": 0, "bytes_total": 0}, "top_ctr 0.0 of 0.0 MB scanned"),
+    ({"bytes_total": 2_000_000, "rows": 0}, "top_ctr 2.0 MB to scan, 0 rows"),
+    ({"stage": "db_writing", "step": 4, "steps": 4}, "db_writing (4/4)"),
+    # Wrong types count as missing, never as an error.
+    ({"stage": 7, "step": "one", "steps": 4, "bytes_scanned": "lots", "rows": True}, "top_ctr running"),
+])
+def test_progress_line_tolerates_any_missing_part(progress, line):
+    assert progress_line(run("running", progress=progress)) == f"{SHORT}: {line}"
+
+
+@pytest.mark.parametrize("progress", [None, {}, [], "42%", "absent"])
+def test_progress_line_without_progress(progress):
+    answer = run("running") if progress == "absent" else run("running", progress=progress)
+    assert progress_line(answer) == f"{SHORT}: top_ctr running, no progress reported"
+
+
+def running_lines(logs) -> list[str]:
+    return [entry["event"] for entry in logs if str(entry.get("event", "")).startswith("run ")]
+
+
+def test_execute_logs_the_progress_of_each_answer_while_running(stub):
+    api = stub({"pipeline": "slow"})
+    with structlog.testing.capture_logs() as logs:
+        result = operator("pipeline").execute({})
+    short = f"run {result['id'][:8]}…"
+    assert running_lines(logs) == [
+        f"{short}: filter_data (1/4) 412.3 of 1,130.0 MB scanned (36%), 4,200,000 rows",  # the POST's 202
+        f"{short}: top_ctr (2/4) 9,000 rows",  # the first poll's 202
+        f"run {result['id']} finished: succeeded",
+    ]
+    assert [r["method"] for r in api.requests] == ["POST", "GET", "GET"]
+
+
+def test_execute_tolerates_a_server_that_reports_no_progress(stub):
+    stub({"top_ctr": "slow_no_progress"})
+    with structlog.testing.capture_logs() as logs:
+        result = operator("top_ctr").execute({})
+    short = f"run {result['id'][:8]}…"
+    assert running_lines(logs) == [f"{short}: top_ctr running, no progress reported"] * 2 + [
+        f"run {result['id']} finished: succeeded"]
 
 
 # --- failure alerts -----------------------------------------------------------------------------------------
