@@ -17,6 +17,13 @@ the long-polls towards the 120 s cut. Within a date top_ctr and top_product run 
 inputs), which `parallelism = 2` on the Airflow host allows. Outputs are keyed by date and every job is
 idempotent, so catchup, backfills and re-runs never touch another date.
 
+A day that is not over is refused: a stage whose date is today or later in UTC fails (no retries) before it sends
+anything, since its logs are still being written and `db_writing` would publish a partial day as the latest.
+The scheduled run for D fires at 00:00 UTC on D+1, so only manual and other odd runs hit this.
+The check is in every stage's `execute()`, not in a gate task upstream of them: `airflow tasks test adrec_daily
+db_writing <date>` runs one task "without checking for dependencies", and the UI can run a task ignoring its
+upstream or mark a gate succeeded, so only the stage itself stands between a date and the POST for it.
+
 While a run is running, each answer (the POST's 202, every long-poll's 202) logs one line with the run's
 `progress` as the service reports it (stage, step of steps for `pipeline`, bytes scanned, rows), or says there is none.
 
@@ -31,12 +38,13 @@ Env knobs, read when the file is parsed (defaults are the production ones): `ADR
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import time
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import jinja2
@@ -160,6 +168,34 @@ def _has_header(headers: dict[str, Any], name: str) -> bool:
     return any(key.lower() == name.lower() for key in headers)
 
 
+def partial_day_refusal(day: Any, now: datetime) -> str | None:
+    """Why a stage must not run for `day` at `now`: the day is not over in UTC. None when it may run.
+
+    A `day` that is not a date gets None: the service answers that with a 400 naming the format.
+    """
+    try:
+        first = date.fromisoformat(day)
+    except (TypeError, ValueError):
+        return None
+    today = now.astimezone(timezone.utc).date()
+    if first < today:
+        return None
+    return (
+        f"refusing to process {first}: the day is not over in UTC; logs would be partial "
+        f"(it is {now.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC; run it after {first + timedelta(days=1)} 00:00 UTC)"
+    )
+
+
+def _date_of(data: Any) -> Any:
+    """The date in the rendered request body `{"date": "<ds>"}` (a JSON string or a dict)."""
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            return None
+    return data.get("date") if isinstance(data, Mapping) else None
+
+
 def _count(value: Any) -> int | float | None:
     """A non-negative number from the progress report, else None (missing, null or of the wrong type)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
@@ -255,6 +291,11 @@ class AdrecJobOperator(HttpOperator):
         return {}
 
     def execute(self, context: Any) -> Any:
+        # First of all: the date in the body about to be sent (rendered from {{ ds }}) must be a day that is over.
+        refusal = partial_day_refusal(_date_of(self.data), datetime.now(timezone.utc))
+        if refusal:
+            raise AirflowFailException(refusal)  # no Airflow retry: minutes later the day is still going
+
         trigger = self.hook  # POST, on the operator's connection
         poll = HttpHook(
             method="GET",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 
 from adrec_stub import StubJobsApi
-from support import TASKS, dags_test, http_connection, output_of, run_states
+from support import TASKS, dags_test, http_connection, output_of, run_states, tasks_test
 
 TOKEN = "stub-dagrun-token-51c2e0"
 
@@ -65,3 +66,36 @@ def test_dag_run_fails_when_the_service_refuses_the_token(airflow_db):
     assert re.search(r"\(try 2\): AirflowException: jobs API refused the trigger: 401 unauthorized: [^|\n]+ \| log: "
                      r"http\S+/dags/adrec_daily/runs/\S+/tasks/filter_data\?try_number=2", result.stdout), output_of(result)
 
+
+def today_utc() -> str:
+    return datetime.now(timezone.utc).date().isoformat()
+
+
+def test_dag_run_refuses_a_day_that_is_not_over(airflow_db):
+    day = today_utc()
+    with StubJobsApi(TOKEN, {}) as api:
+        result = dags_test(day, http_connection(api.port, TOKEN), ADREC_AIRFLOW_RETRIES="1",
+                           ADREC_AIRFLOW_RETRY_DELAY_SECONDS="1")
+
+    assert result.returncode != 0, output_of(result)
+    state, tasks = run_states(airflow_db, day)
+    assert state == "failed", output_of(result)
+    assert tasks["filter_data"] == ("failed", 1)  # no retry: waiting minutes would not end the day
+    assert {tasks[t][0] for t in ("top_ctr", "top_product", "db_writing")} == {"upstream_failed"}
+    assert api.requests == []  # nothing triggered
+    output = result.stdout + result.stderr
+    assert f"refusing to process {day}: the day is not over in UTC; logs would be partial" in output, output_of(result)
+    assert f"adrec alert: adrec_daily.filter_data failed for ds {day} (try 1)" in output
+
+
+def test_a_single_task_run_refuses_a_day_that_is_not_over_too(airflow_db):
+    """`airflow tasks test` ignores upstream tasks, which is why each stage checks and not a gate task."""
+    day = today_utc()
+    with StubJobsApi(TOKEN, {}) as api:
+        result = tasks_test("db_writing", day, http_connection(api.port, TOKEN))
+
+    # Airflow 3.3.2's `tasks test` exits 0 even when the task fails, so the log is what tells.
+    output = result.stdout + result.stderr
+    assert "Task failed with exception" in output, output_of(result)
+    assert f"refusing to process {day}: the day is not over in UTC" in output, output_of(result)
+    assert api.requests == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Thread
 from types import SimpleNamespace
@@ -18,13 +19,14 @@ from adrec_daily import (
     failure_line,
     next_step,
     notify_failure,
+    partial_day_refusal,
     progress_line,
     run_succeeded,
     run_summary,
 )
 from adrec_stub import StubJobsApi
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
-from support import http_connection
+from support import TASKS, http_connection
 
 RUN_ID = "0b6f4d8e-8d7a-4c53-9a51-2f1f7b0c8e11"
 TOKEN = "stub-token-7f3a9c"
@@ -191,6 +193,37 @@ def test_execute_tolerates_a_server_that_reports_no_progress(stub):
     short = f"run {result['id'][:8]}…"
     assert running_lines(logs) == [f"{short}: top_ctr running, no progress reported"] * 2 + [
         f"run {result['id']} finished: succeeded"]
+
+
+# --- a day that is not over -----------------------------------------------------------------------------------
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+def test_partial_day_refusal_names_the_day():
+    message = partial_day_refusal("2026-12-01", utc(2026, 12, 1, 23, 59, 59))
+    assert message.startswith("refusing to process 2026-12-01: the day is not over in UTC")
+    assert "logs would be partial" in message
+    assert partial_day_refusal("2026-12-05", utc(2026, 12, 1, 10)).startswith("refusing to process 2026-12-05")
+    assert partial_day_refusal("2026-11-30", utc(2026, 12, 1, 0, 0, 0)) is None  # over since midnight UTC
+    # It is UTC that counts: 20:00 in New York on the 1st is already the 2nd in UTC.
+    new_york = timezone(timedelta(hours=-5))
+    assert partial_day_refusal("2026-12-01", datetime(2026, 12, 1, 20, tzinfo=new_york)) is None
+    # Not a date: the service's 400 says what is wrong.
+    assert partial_day_refusal("", utc(2026, 12, 1)) is None
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_execute_refuses_today_before_any_request(stub, task):
+    """Every stage checks, so a single-task run (`airflow tasks test ... db_writing <today>`) refuses as well."""
+    api = stub({})
+    today = datetime.now(timezone.utc).date().isoformat()
+    op = operator(task)
+    op.data = json.dumps({"date": today})
+    with pytest.raises(AirflowFailException, match=f"refusing to process {today}: the day is not over in UTC"):
+        op.execute({"ds": today})
+    assert api.requests == []
 
 
 # --- failure alerts -----------------------------------------------------------------------------------------
