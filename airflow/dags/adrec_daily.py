@@ -17,16 +17,34 @@ the long-polls towards the 120 s cut. Within a date top_ctr and top_product run 
 inputs), which `parallelism = 2` on the Airflow host allows. Outputs are keyed by date and every job is
 idempotent, so catchup, backfills and re-runs never touch another date.
 
+A day that is not over is refused: a stage whose date is today or later in UTC fails (no retries) before it sends
+anything, since its logs are still being written and `db_writing` would publish a partial day as the latest.
+The scheduled run for D fires at 00:00 UTC on D+1, so only manual and other odd runs hit this.
+The check is in every stage's `execute()`, not in a gate task upstream of them: `airflow tasks test adrec_daily
+db_writing <date>` runs one task "without checking for dependencies", and the UI can run a task ignoring its
+upstream or mark a gate succeeded, so only the stage itself stands between a date and the POST for it.
+
+While a run is running, each answer (the POST's 202, every long-poll's 202) logs one line with the run's
+`progress` as the service reports it (stage, step of steps for `pipeline`, bytes scanned, rows), or says there is none.
+
+A task that fails for good (not one that will be retried) calls `notify_failure`: one log line with the dag, task,
+ds, try, error and log URL, also POSTed as `{"text": line}` to `ADREC_AIRFLOW_ALERT_WEBHOOK` when that is set
+(a Slack incoming webhook, say). `send_alert` is the one function to change for another channel (airflow/README.md).
+
 Env knobs, read when the file is parsed (defaults are the production ones): `ADREC_AIRFLOW_RETRIES` (3),
-`ADREC_AIRFLOW_RETRY_DELAY_SECONDS` (60, doubled per retry, at most 30 min).
+`ADREC_AIRFLOW_RETRY_DELAY_SECONDS` (60, doubled per retry, at most 30 min). Read when a task fails:
+`ADREC_AIRFLOW_ALERT_WEBHOOK` (unset: the alert is only logged).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import re
 import time
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import jinja2
@@ -36,12 +54,15 @@ import tenacity
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 from airflow.providers.http.hooks.http import HttpHook
 from airflow.providers.http.operators.http import HttpOperator
-from airflow.timetables.interval import CronDataIntervalTimetable
 
 try:
     from airflow.sdk import DAG  # Airflow 3
 except ImportError:  # Airflow 2.x
     from airflow import DAG
+try:
+    from airflow.sdk import CronDataIntervalTimetable  # Airflow 3 (3.3.2: airflow.sdk.definitions.timetables.interval)
+except ImportError:  # Airflow 2.x, or a task SDK without timetables
+    from airflow.timetables.interval import CronDataIntervalTimetable
 
 # Server-side wait per request; the service clamps it to 110 s.
 WAIT_SECONDS = 100
@@ -147,6 +168,77 @@ def _has_header(headers: dict[str, Any], name: str) -> bool:
     return any(key.lower() == name.lower() for key in headers)
 
 
+def partial_day_refusal(day: Any, now: datetime) -> str | None:
+    """Why a stage must not run for `day` at `now`: the day is not over in UTC. None when it may run.
+
+    A `day` that is not a date gets None: the service answers that with a 400 naming the format.
+    """
+    try:
+        first = date.fromisoformat(day)
+    except (TypeError, ValueError):
+        return None
+    today = now.astimezone(timezone.utc).date()
+    if first < today:
+        return None
+    return (
+        f"refusing to process {first}: the day is not over in UTC; logs would be partial "
+        f"(it is {now.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC; run it after {first + timedelta(days=1)} 00:00 UTC)"
+    )
+
+
+def _date_of(data: Any) -> Any:
+    """The date in the rendered request body `{"date": "<ds>"}` (a JSON string or a dict)."""
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            return None
+    return data.get("date") if isinstance(data, Mapping) else None
+
+
+def _count(value: Any) -> int | float | None:
+    """A non-negative number from the progress report, else None (missing, null or of the wrong type)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        return None
+    return value
+
+
+def progress_line(run: dict[str, Any]) -> str:
+    """One line for a running run, e.g. `run 3f2a9c1d…: filter_data (1/4) 412.3 of 1,130.0 MB scanned (36%),
+    4,200,000 rows`, from its `progress` (any key, or the whole field, may be missing or null).
+
+    The step is left out for a run of one step (a single stage); MB are 10^6 bytes.
+    """
+    head = f"run {str(run.get('id', '?'))[:8]}…: "
+    progress = run.get("progress")
+    stage = progress.get("stage") if isinstance(progress, Mapping) else None
+    name = stage if isinstance(stage, str) and stage else run.get("task") or "run"
+    if not isinstance(progress, Mapping) or not progress:
+        return f"{head}{name} running, no progress reported"
+
+    step, steps = _count(progress.get("step")), _count(progress.get("steps"))
+    where = ""
+    if step is not None and steps is not None and steps > 1:
+        where = f" ({step}/{steps})"
+    elif step is not None and steps is None:
+        where = f" (step {step})"
+    parts = []
+    scanned, total = _count(progress.get("bytes_scanned")), _count(progress.get("bytes_total"))
+    if scanned is not None and total is not None:
+        share = f" ({int(100 * scanned / total)}%)" if total else ""
+        parts.append(f"{scanned / 1e6:,.1f} of {total / 1e6:,.1f} MB scanned{share}")
+    elif scanned is not None:
+        parts.append(f"{scanned / 1e6:,.1f} MB scanned")
+    elif total is not None:
+        parts.append(f"{total / 1e6:,.1f} MB to scan")
+    rows = _count(progress.get("rows"))
+    if rows is not None:
+        parts.append(f"{rows:,} rows")
+    if not where and not parts:
+        return f"{head}{name} running"
+    return f"{head}{name}{where}" + (f" {', '.join(parts)}" if parts else "")
+
+
 class AdrecJobOperator(HttpOperator):
     """Trigger adrec job `job` for `{{ ds }}` and follow the run until it finishes.
 
@@ -199,6 +291,11 @@ class AdrecJobOperator(HttpOperator):
         return {}
 
     def execute(self, context: Any) -> Any:
+        # First of all: the date in the body about to be sent (rendered from {{ ds }}) must be a day that is over.
+        refusal = partial_day_refusal(_date_of(self.data), datetime.now(timezone.utc))
+        if refusal:
+            raise AirflowFailException(refusal)  # no Airflow retry: minutes later the day is still going
+
         trigger = self.hook  # POST, on the operator's connection
         poll = HttpHook(
             method="GET",
@@ -217,7 +314,10 @@ class AdrecJobOperator(HttpOperator):
         )
         step, value = next_step(response, post=True)
         while step == "poll":
-            self.log.info("run %s is running (answer %s); long-polling it", value, response.status_code)
+            if response.status_code == 409:
+                self.log.info("%s for this date is already running: following %s", self.job, value)
+            else:
+                self.log.info("%s", progress_line(_run_of(response)))
             started = time.monotonic()
             response = poll.run_with_advanced_retry(
                 self.retry_args, f"{value}?wait={self.wait_seconds}", None, headers, self.extra_options
@@ -227,6 +327,58 @@ class AdrecJobOperator(HttpOperator):
                 time.sleep(max(0.0, self.min_poll_interval - (time.monotonic() - started)))
         self.log.info("run %s finished: %s", value.get("id"), value.get("status"))
         return self.process_response(context=context, response=response)
+
+
+_ALERT_ERROR_CHARS = 500
+_alert_log = logging.getLogger("airflow.task.adrec_daily")
+
+
+def failure_line(context: Mapping[str, Any]) -> str:
+    """The alert for a failed task: dag, task, ds, try, error (one line, at most 500 characters) and log URL."""
+    ti = context.get("ti") or context.get("task_instance")
+    dag_id = getattr(ti, "dag_id", None) or getattr(context.get("dag"), "dag_id", None) or "?"
+    task_id = getattr(ti, "task_id", None) or getattr(context.get("task"), "task_id", None) or "?"
+    error = context.get("exception")
+    if isinstance(error, BaseException):
+        error = f"{type(error).__name__}: {error}"
+    error = " ".join(str(error).split()) if error else "error unknown"
+    if len(error) > _ALERT_ERROR_CHARS:
+        error = error[: _ALERT_ERROR_CHARS - 1] + "…"
+    try:
+        log_url = getattr(ti, "log_url", None) or "?"
+    except Exception:  # a property that needs config or a DB this process lacks
+        log_url = "?"
+    try_number = getattr(ti, "try_number", None)
+    return (
+        f"adrec alert: {dag_id}.{task_id} failed for ds {context.get('ds') or '?'} "
+        f"(try {'?' if try_number is None else try_number}): {error} | log: {log_url}"
+    )
+
+
+def send_alert(line: str, log: Any = _alert_log) -> None:
+    """Deliver an alert beyond the task log. Replace this function to page, mail or chat some other way.
+
+    By default: POST `{"text": line}` to `ADREC_AIRFLOW_ALERT_WEBHOOK` if it is set (Slack, Mattermost and Google
+    Chat incoming webhooks take that body). A broken channel is logged, never raised: the task has failed already.
+    The URL is a secret (Slack's carries its token), so it never goes into a log.
+    """
+    url = os.environ.get("ADREC_AIRFLOW_ALERT_WEBHOOK")
+    if not url:
+        return
+    try:
+        requests.post(url, json={"text": line}, timeout=(5, 10)).raise_for_status()
+    except requests.RequestException as error:
+        status = getattr(error.response, "status_code", None)
+        log.warning("alert webhook failed (%s%s)", type(error).__name__, f", HTTP {status}" if status else "")
+
+
+def notify_failure(context: Mapping[str, Any]) -> None:
+    """`on_failure_callback` of every stage: runs once a task has failed for good (retries use none)."""
+    task = context.get("task")
+    log = getattr(task, "log", None) or _alert_log
+    line = failure_line(context)
+    log.error("%s", line)
+    send_alert(line, log)
 
 
 RETRIES = int(os.environ.get("ADREC_AIRFLOW_RETRIES", "3"))
@@ -252,6 +404,7 @@ with DAG(
         # Bounds the long-poll loop; a day of logs takes seconds to minutes.
         "execution_timeout": timedelta(hours=2),
         "max_active_tis_per_dag": 1,
+        "on_failure_callback": notify_failure,
     },
     tags=["adrec"],
     doc_md=__doc__,

@@ -3,6 +3,9 @@
 Behaviours, per task:
 - "ok":       the POST answers 200 with a succeeded run.
 - "slow":     the POST answers 202 (running); the first poll answers 202 again, the second 200 succeeded.
+              Each 202 carries the run's `progress` (PROGRESS[task], one snapshot per answer); the finished
+              run has `"progress": null`.
+- "slow_no_progress": the same answers with no `progress` field at all (an older server).
 - "conflict": the task and date are already running: the POST answers 409 + `Location` of that run,
               whose first poll answers 200 succeeded.
 - "fail":     the POST answers 200 with a failed run.
@@ -23,6 +26,23 @@ from urllib.parse import parse_qs, urlsplit
 TASKS = ("filter_data", "top_ctr", "top_product", "db_writing", "pipeline")
 MAX_WAIT = 110
 
+# What a running run reports in `progress`, one snapshot per 202 answer (the POST's, then each poll's).
+# A stage run has one step; a pipeline run names its current stage. Any key may be missing or null.
+_STAGE_PROGRESS = [
+    {"stage": None, "step": 1, "steps": 1, "bytes_scanned": 412_300_000, "bytes_total": 1_130_000_000,
+     "rows": 4_200_000},
+    {"stage": None, "step": 1, "steps": 1, "bytes_scanned": 1_130_000_000, "bytes_total": 1_130_000_000,
+     "rows": 11_512_004},
+]
+PROGRESS: dict[str, list[dict]] = {
+    task: [{**snapshot, "stage": task} for snapshot in _STAGE_PROGRESS] for task in TASKS if task != "pipeline"
+}
+PROGRESS["pipeline"] = [
+    {"stage": "filter_data", "step": 1, "steps": 4, "bytes_scanned": 412_300_000, "bytes_total": 1_130_000_000,
+     "rows": 4_200_000},
+    {"stage": "top_ctr", "step": 2, "steps": 4, "bytes_scanned": None, "rows": 9_000},
+]
+
 
 class StubJobsApi:
     def __init__(self, token: str, behaviour: dict[str, str] | None = None):
@@ -31,6 +51,7 @@ class StubJobsApi:
         self.requests: list[dict] = []
         self.runs: dict[str, dict] = {}
         self.polls_left: dict[str, int] = {}
+        self.progress_left: dict[str, list[dict]] = {}
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.port = self.server.server_address[1]
@@ -51,7 +72,9 @@ class StubJobsApi:
     def posts(self) -> list[dict]:
         return [r for r in self.requests if r["method"] == "POST"]
 
-    def _new_run(self, task: str, day: str, status: str, polls: int = 0, error: str | None = None) -> dict:
+    def _new_run(
+        self, task: str, day: str, status: str, polls: int = 0, error: str | None = None, progress: bool = False
+    ) -> dict:
         run_id = str(uuid.uuid4())
         run = {
             "id": run_id, "task": task, "date": day, "status": status,
@@ -60,9 +83,20 @@ class StubJobsApi:
             "rows_in": 10, "rows_out": 5, "bad_rows": 0, "error": error,
             "links": {"self": f"/jobs/runs/{run_id}"},
         }
+        if progress:
+            run["progress"] = None
+            self.progress_left[run_id] = list(PROGRESS[task])
         self.runs[run_id] = run
         self.polls_left[run_id] = polls
+        self._report_progress(run)
         return run
+
+    def _report_progress(self, run: dict) -> None:
+        """Set the next progress snapshot on a running run that reports progress; a finished run has none."""
+        if "progress" not in run:
+            return
+        left = self.progress_left.get(run["id"]) or []
+        run["progress"] = left.pop(0) if run["status"] == "running" and left else None
 
     def _post_job(self, task: str, day: str) -> tuple[int, dict, dict]:
         how = self.behaviour.get(task, "ok")
@@ -70,8 +104,8 @@ class StubJobsApi:
             return 200, self._new_run(task, day, "succeeded"), {}
         if how == "fail":
             return 200, self._new_run(task, day, "failed", error="stub: the job failed"), {}
-        if how == "slow":
-            return 202, self._new_run(task, day, "running", polls=1), {}
+        if how in ("slow", "slow_no_progress"):
+            return 202, self._new_run(task, day, "running", polls=1, progress=how == "slow"), {}
         if how == "conflict":
             other = self._new_run(task, day, "running", polls=0)
             body = _error("conflict", f"{task} for {day} is already running as run {other['id']}")
@@ -85,9 +119,11 @@ class StubJobsApi:
         if self.polls_left[run_id] > 0:
             self.polls_left[run_id] -= 1
             time.sleep(0.3)  # a long-poll that ran out of wait
+            self._report_progress(run)
             return 202, run
         if run["status"] == "running":
             run.update(status="succeeded", finished_at="2024-11-26T00:00:09Z")
+            self._report_progress(run)
         return 200, run
 
     def _handler(self):

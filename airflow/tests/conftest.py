@@ -20,6 +20,7 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS)
 for knob in ("ADREC_AIRFLOW_RETRIES", "ADREC_AIRFLOW_RETRY_DELAY_SECONDS"):  # tests pass them per `dags test`
     os.environ.pop(knob, None)
+os.environ.pop("ADREC_AIRFLOW_ALERT_WEBHOOK", None)  # failing test runs must never page a real channel
 sys.path.insert(0, str(DAGS))  # `import adrec_daily` for the unit tests of its helpers
 
 

@@ -28,10 +28,18 @@ def http_connection(port: int, token: str, *, token_in: str = "extra") -> str:
 
 def dags_test(day: str, connection: str, **env: str) -> subprocess.CompletedProcess:
     """`airflow dags test adrec_daily <day>` as an admin would run it; returns the finished process."""
+    return _airflow(["dags", "test", DAG_ID, day], connection, env)
+
+
+def tasks_test(task: str, day: str, connection: str, **env: str) -> subprocess.CompletedProcess:
+    """`airflow tasks test adrec_daily <task> <day>`: one task, its upstream tasks ignored, nothing recorded."""
+    return _airflow(["tasks", "test", DAG_ID, task, day], connection, env)
+
+
+def _airflow(args: list[str], connection: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "AIRFLOW_CONN_ADREC_API": connection, **env}
     return subprocess.run(
-        [str(AIRFLOW), "dags", "test", DAG_ID, day],
-        env=full_env, capture_output=True, text=True, timeout=600, check=False,
+        [str(AIRFLOW), *args], env=full_env, capture_output=True, text=True, timeout=600, check=False,
     )
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
+import types
 from datetime import timedelta
 
 import jinja2
@@ -30,14 +33,52 @@ def test_tasks_and_dependencies(dag):
     assert dag.get_task("db_writing").downstream_task_ids == set()
 
 
+def test_timetable_comes_from_the_task_sdk(dag):
+    """Airflow 3 DAG files take timetables from `airflow.sdk`; `airflow.timetables` is the scheduler's side."""
+    sdk = pytest.importorskip("airflow.sdk")
+    if not hasattr(sdk, "CronDataIntervalTimetable"):
+        pytest.skip("no timetables in this Airflow's task SDK: the DAG falls back to airflow.timetables")
+    import adrec_daily
+
+    assert adrec_daily.CronDataIntervalTimetable is sdk.CronDataIntervalTimetable
+    assert type(dag.timetable) is sdk.CronDataIntervalTimetable
+
+
+def test_timetable_falls_back_where_the_sdk_has_none(monkeypatch):
+    """On Airflow 2.x (no `airflow.sdk`), or a task SDK that predates timetables, the DAG takes the core class."""
+    import airflow.sdk
+    from airflow.timetables.interval import CronDataIntervalTimetable as Core
+
+    class SdkWithoutTimetables(types.ModuleType):
+        def __getattr__(self, name):
+            if name.endswith("Timetable"):
+                raise AttributeError(name)
+            return getattr(airflow.sdk, name)
+
+    monkeypatch.setitem(sys.modules, "airflow.sdk", SdkWithoutTimetables("airflow.sdk"))
+    spec = importlib.util.spec_from_file_location("adrec_daily_fallback", DAGS / "adrec_daily.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.CronDataIntervalTimetable is Core
+    assert type(module.dag.timetable) is Core
+
+
+def scheduled_timetable(dag):
+    """The timetable as the scheduler sees it: the serialized DAG's (on 3.x the SDK class becomes the core one)."""
+    serialization = pytest.importorskip("airflow.serialization.serialized_objects")
+    codec = getattr(serialization, "DagSerialization", None) or serialization.SerializedDAG
+    return codec.from_dict(codec.to_dict(dag)).timetable
+
+
 def test_schedule_processes_the_day_whose_logs_are_complete(dag):
     from airflow.timetables.base import DataInterval, TimeRestriction
     from airflow.timetables.interval import CronDataIntervalTimetable
 
-    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    timetable = scheduled_timetable(dag)
+    assert isinstance(timetable, CronDataIntervalTimetable)
     utc = pendulum.UTC
     day_before = DataInterval(pendulum.datetime(2024, 11, 24, tz=utc), pendulum.datetime(2024, 11, 25, tz=utc))
-    info = dag.timetable.next_dagrun_info(
+    info = timetable.next_dagrun_info(
         last_automated_data_interval=day_before,
         restriction=TimeRestriction(earliest=None, latest=None, catchup=True),
     )
@@ -64,6 +105,14 @@ def test_retries_with_backoff(dag):
         assert task.max_retry_delay == timedelta(minutes=30)
         assert task.execution_timeout == timedelta(hours=2)
         assert task.retry_args["stop"] is not None and task.retry_args["retry"] is not None
+
+
+def test_every_stage_alerts_on_failure(dag):
+    for task in dag.tasks:
+        callbacks = task.on_failure_callback
+        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+        # By name: the DagBag loads the file as a module of its own, so this is not `adrec_daily.notify_failure`.
+        assert [callback.__name__ for callback in callbacks] == ["notify_failure"], task.task_id
 
 
 def test_backoff_survives_serialization(dag):
