@@ -45,9 +45,11 @@ unit-test:
 api-test:
 	ADREC_S3S_FS=$$(scripts/s3s-fs.sh) $(WITH_PG) bash -c '$(MAKE) --no-print-directory clean-test-dbs && cargo test --locked --test api'
 
+# Test databases left by earlier runs. Only idle ones go (no FORCE): another checkout's tests
+# running against the same server keep theirs.
 clean-test-dbs:
-	@psql "$$ADREC_TEST_PG/postgres" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'adrec\_test\_%' OR datname LIKE 'adrec\_af\_%'" \
-	  | while read -r db; do psql "$$ADREC_TEST_PG/postgres" -qc "DROP DATABASE IF EXISTS \"$$db\" WITH (FORCE)"; done
+	@psql "$$ADREC_TEST_PG/postgres" -Atqc "SELECT datname FROM pg_database d WHERE (datname LIKE 'adrec\_test\_%' OR datname LIKE 'adrec\_af\_%') AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)" \
+	  | while read -r db; do psql "$$ADREC_TEST_PG/postgres" -qc "DROP DATABASE IF EXISTS \"$$db\"" 2>/dev/null || true; done
 
 airflow-test: build
 	ADREC_BIN=$(BIN) $(WITH_PG) bash -c 'ADREC_PG_URL=$$ADREC_TEST_PG scripts/airflow-test.sh'
