@@ -1,56 +1,95 @@
 #!/usr/bin/env bash
-# Pipeline benchmark: a large day (10M ad events, 5M product views) inside files that also hold
-# two other days, run through the service stage by stage over HTTP (filter_data, top_ctr,
-# top_product, db_writing), then DuckDB — the peer — computing the same answer from the same
-# files in the same run. Prints both times, the ratio, and checks the answers are identical.
+# Pipeline benchmark: one day out of a pair of two-day log files (1.1 GB: 8M ad events + 4M
+# product views a day), through `adrec run pipeline` (filter, both models, Parquet outputs,
+# Postgres publish) inside a 2 GiB memory cgroup — the deployed shape — then DuckDB, the peer,
+# computing the same answer from the same files in the same run. Prints times, peak memory,
+# the split by stage, the scan against `cat` of the same bytes, the answers' comparison, and
+# peak memory on a 4x larger input.
+#   BENCH_REPEAT=N (default 3; medians are reported)  BENCH_SKIP_4X=1 to leave the 4x run out
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 source "$here/scripts/lib.sh"
 cache="${ADREC_CACHE:-$HOME/.cache/adrec}"
 day=2026-11-20
-ads_per_day="${BENCH_ADS_PER_DAY:-1000000}"     # the big day gets 10x: 10M ad events
-views_per_day="${BENCH_VIEWS_PER_DAY:-500000}"  # and 5M product views
+repeat="${BENCH_REPEAT:-3}"
+limit=$((2 << 30))
 
 venv="$cache/venv-bench"
 [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import duckdb' 2>/dev/null || {
   python3 -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check duckdb==1.5.6; }
 
-# The logs are generated once per size and reused (generation is deterministic).
-raw="$cache/bench-data/raw-$ads_per_day-$views_per_day"
-if [ ! -s "$raw/ads_views" ]; then
-  rm -rf "$raw"
-  "$ADREC_BIN" gen-data "$raw" --advertisers 1000 --inactive 250 --products 200 --days 3 \
-    --start 2026-11-19 --big-day "$day" --big-day-factor 10 \
-    --ads-per-day "$ads_per_day" --views-per-day "$views_per_day" --seed 7
-fi
-ls -l "$raw"
-
+raw=$("$here/scripts/bench-data.sh" 1)
 work=$(mktemp -d /tmp/adrec-bench.XXXXXX)
-trap 'stop_adrec; rm -rf "$work"' EXIT
+trap 'rm -rf "$work"' EXIT
 db_url=$(fresh_db adrec_bench_pipeline)
-start_adrec "$db_url" "$raw" "$work/work"
+DATABASE_URL="$db_url" "$ADREC_BIN" migrate >/dev/null
+files=("$raw/ads_views" "$raw/product_views")
+bytes=$(cat "${files[@]}" | wc -c)
+echo "== input: $(du -sh "$raw" | cut -f1) in $raw; the day $day is one of two"
+run() { python3 "$here/scripts/bench_run.py" "$@"; }
 
-total=0
-for task in filter_data top_ctr top_product db_writing; do
-  t0=$(date +%s.%N)
-  run=$(run_job "$task" "$day")
-  t1=$(date +%s.%N)
-  secs=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
-  total=$(python3 -c "print($total + $t1 - $t0)")
-  echo "$run" | python3 -c "import json,sys; r=json.load(sys.stdin); print(f'adrec {r[\"task\"]:<12} {r[\"status\"]:<9} $secs s  rows in {r[\"rows_in\"]:>10,}  out {r[\"rows_out\"]:>10,}'); sys.exit(r['status'] != 'succeeded')"
-done
-stop_adrec
+# The bytes themselves: cat from the page cache (the second read is warm).
+cat "${files[@]}" >/dev/null
+run --out "$work/cat.json" -- bash -c "cat ${files[*]} >/dev/null"
 
+# adrec: `run pipeline` in a fresh process each time, inside the 2 GiB cgroup.
+pipeline() { # RAW OUT_PREFIX
+  DATABASE_URL="$db_url" RAW_URL="file://$1/" WORK_URL="file://$work/work/" RUST_LOG=warn \
+    run --out "$2.json" --cgroup-limit "$limit" -- "$ADREC_BIN" run pipeline --date "$day" > "$2.run.json"
+}
+for i in $(seq "$repeat"); do pipeline "$raw" "$work/adrec-$i"; done
 psql "$db_url" -Atc "COPY (SELECT advertiser_id, model, rank, product_id, score, clicks, impressions, views
   FROM recommendations WHERE date = '$day') TO STDOUT WITH (FORMAT csv)" > "$work/adrec.csv"
-duck_out=$("$venv/bin/python" "$here/scripts/bench_pipeline_duckdb.py" "$raw" "$day" "$work/adrec.csv") || { echo "$duck_out"; exit 1; }
-echo "$duck_out" | grep -v DUCKDB_SECONDS
-duck=$(echo "$duck_out" | sed -n 's/^DUCKDB_SECONDS=//p')
-python3 - "$total" "$duck" <<'PY'
-import sys
-adrec, duck = float(sys.argv[1]), float(sys.argv[2])
+
+# DuckDB: the same answer from the same files, compared row by row with what adrec published.
+for i in $(seq "$repeat"); do
+  run --out "$work/duck-$i.json" -- "$venv/bin/python" "$here/scripts/bench_pipeline_duckdb.py" \
+    "$raw" "$day" "$work/adrec.csv" > "$work/duck-$i.out" || { cat "$work/duck-$i.out"; exit 1; }
+done
+grep -v DUCKDB_SECONDS "$work/duck-1.out"
+
+if [ -z "${BENCH_SKIP_4X:-}" ]; then
+  raw4=$("$here/scripts/bench-data.sh" 4)
+  pipeline "$raw4" "$work/adrec-4x"
+fi
+
+python3 - "$work" "$repeat" "$bytes" <<'PY'
+import json, statistics, sys, os
+work, n, nbytes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+load = lambda p: json.load(open(os.path.join(work, p)))
+runs = [load(f"adrec-{i}.json") for i in range(1, n + 1)]
+for i, r in enumerate(runs, 1):
+    if r["exit"] != 0 or r.get("oom_killed"):
+        sys.exit(f"adrec run {i} failed: {r} (see {work}/adrec-{i}.run.json)")
+recs = [load(f"adrec-{i}.run.json") for i in range(1, n + 1)]
+ducks = [float(open(os.path.join(work, f"duck-{i}.out")).read().split("DUCKDB_SECONDS=")[1]) for i in range(1, n + 1)]
+duck_rss = max(load(f"duck-{i}.json")["max_rss_bytes"] for i in range(1, n + 1))
+med = statistics.median
+adrec = med(r["seconds"] for r in runs)
+duck = med(ducks)
+mib = lambda b: b / 2**20
+cat = load("cat.json")["seconds"]
 print()
-print(f"adrec end to end (4 stages over HTTP, Parquet + Postgres): {adrec:.2f} s")
-print(f"duckdb same answer from the same files:                   {duck:.2f} s")
-print(f"ratio adrec / duckdb: {adrec / duck:.2f}  ({'faster' if adrec < duck else 'slower'} than DuckDB)")
+print(f"adrec run pipeline (whole process, {n} runs, median): {adrec:6.2f} s   peak RSS {mib(max(r['max_rss_bytes'] for r in runs)):6.0f} MiB"
+      f"   (in a {mib(runs[0]['cgroup_limit_bytes'] or 0):.0f} MiB cgroup: peak {mib(max(r.get('cgroup_peak_bytes') or 0 for r in runs)):.0f} MiB incl. page cache, OOM kills: {sum(bool(r.get('oom_killed')) for r in runs)})")
+print(f"duckdb, same answer, same files  ({n} runs, median): {duck:6.2f} s   peak RSS {mib(duck_rss):6.0f} MiB")
+verdict = "met" if adrec <= 0.5 * duck else "NOT met"
+print(f"ratio adrec / duckdb: {adrec / duck:.2f}   (target <= 0.50: {verdict})")
+print()
+stages = ["filter_data", "top_ctr", "top_product", "db_writing"]
+secs = {s: med(r["details"][s]["seconds"] for r in recs) for s in stages}
+print("by stage (median s): " + "  ".join(f"{s} {secs[s]:.2f}" for s in stages)
+      + f"  (process start, connect, records: {adrec - sum(secs.values()):.2f})")
+scan = nbytes / secs["filter_data"] / 1e6
+print(f"scan: filter_data reads {nbytes / 1e6:,.0f} MB at {scan:,.0f} MB/s; cat of the same files {cat:.2f} s = {nbytes / cat / 1e6:,.0f} MB/s "
+      f"(filter_data takes {secs['filter_data'] / cat:.1f}x cat's time)")
+f = recs[0]["details"]["filter_data"]
+print(f"rows: in {f['rows_in']:,}, kept {f['rows_out']:,}, bad {f['bad_rows']:,}; published {recs[0]['rows_out']:,}")
+if os.path.exists(os.path.join(work, "adrec-4x.json")):
+    big = load("adrec-4x.json")
+    if big["exit"] != 0 or big.get("oom_killed"):
+        sys.exit(f"the 4x run failed: {big}")
+    one = med(r["max_rss_bytes"] for r in runs)
+    print(f"4x larger input: {big['seconds']:.2f} s, peak RSS {mib(big['max_rss_bytes']):.0f} MiB vs {mib(one):.0f} MiB "
+          f"(+{(big['max_rss_bytes'] / one - 1) * 100:.0f}%, target <= +25%: {'met' if big['max_rss_bytes'] <= 1.25 * one else 'NOT met'})")
 PY

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, DbConfig, EngineConfig, StorageConfig};
 use crate::domain::{Task, parse_date};
 use crate::gen_data::GenOptions;
+use crate::jobs::ProgressReport;
 use crate::jobs::{JobEnv, JobRunner};
 use crate::startup::{Application, shutdown_signal};
 use crate::{db, gen_data};
@@ -91,21 +92,88 @@ async fn run_task(task: Task, date: NaiveDate) -> anyhow::Result<ExitCode> {
         .start(task, date, "cli")
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut shown = ProgressLine::new();
     let run = loop {
         match runner
-            .wait(run.id, Duration::from_secs(60))
+            .wait(run.id, Duration::from_millis(250))
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?
         {
             Some(r) if r.is_finished() => break r,
-            Some(_) => continue,
+            Some(r) => shown.update(r.progress.as_ref()),
             None => anyhow::bail!("run {} disappeared", run.id),
         }
     };
+    shown.finish();
     println!("{}", serde_json::to_string_pretty(&run)?);
     Ok(if run.status == crate::jobs::RunStatus::Succeeded {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `adrec run`'s progress on stderr: a bar redrawn in place on a terminal, otherwise a plain
+/// line when the stage changes and every 10 s.
+struct ProgressLine {
+    tty: bool,
+    last: Option<(String, std::time::Instant)>,
+}
+
+impl ProgressLine {
+    fn new() -> Self {
+        use std::io::IsTerminal;
+        Self {
+            tty: std::io::stderr().is_terminal(),
+            last: None,
+        }
+    }
+
+    fn update(&mut self, p: Option<&ProgressReport>) {
+        let Some(p) = p else { return };
+        let Some(stage) = p.stage else { return };
+        let step = match (p.step, p.steps) {
+            (Some(i), Some(n)) if n > 1 => format!(" ({i}/{n})"),
+            _ => String::new(),
+        };
+        let (bar, bytes) = match (p.bytes_scanned, p.bytes_total) {
+            (Some(done), Some(total)) if total > 0 => {
+                let f = (done as f64 / total as f64).min(1.0);
+                let filled = (f * 30.0).round() as usize;
+                (
+                    format!(
+                        "[{}{}] {:>3.0}% ",
+                        "#".repeat(filled),
+                        "-".repeat(30 - filled),
+                        f * 100.0
+                    ),
+                    format!(
+                        ": {:.1} of {:.1} MB scanned",
+                        done as f64 / 1e6,
+                        total as f64 / 1e6
+                    ),
+                )
+            }
+            _ => (String::new(), String::new()),
+        };
+        let rows = p.rows.map(|r| format!(", {r} rows")).unwrap_or_default();
+        if self.tty {
+            eprint!("\r\x1b[2K{bar}{stage}{step}{bytes}{rows}");
+            self.last = Some((stage.to_string(), std::time::Instant::now()));
+            return;
+        }
+        let changed = self.last.as_ref().is_none_or(|(s, at)| {
+            *s != stage.to_string() || at.elapsed() >= Duration::from_secs(10)
+        });
+        if changed {
+            eprintln!("progress: {stage}{step}{bytes}{rows}");
+            self.last = Some((stage.to_string(), std::time::Instant::now()));
+        }
+    }
+
+    fn finish(&self) {
+        if self.tty && self.last.is_some() {
+            eprintln!();
+        }
+    }
 }

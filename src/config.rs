@@ -20,14 +20,19 @@ pub struct DbConfig {
     pub ca_file: Option<PathBuf>,
 }
 
-/// `RAW_URL`, `WORK_URL`, `RETENTION_DAYS`.
+/// `RAW_URL`, `WORK_URL`, `RETENTION_DAYS`, `RETENTION_MAX_PRUNE_DATES`, `PUBLISH_MAX_GAP_DAYS`.
 #[derive(Clone, Debug)]
 pub struct StorageConfig {
     /// Where the raw logs live: `s3://bucket/prefix/`, `file:///abs/dir/` or `memory:///`.
     pub raw_url: Url,
     /// Where intermediate, date-keyed outputs are written.
     pub work_url: Url,
+    /// Dates more than this many days before the one published are pruned.
     pub retention_days: u32,
+    /// A publication prunes at most this many dates (unless forced).
+    pub max_prune_dates: u32,
+    /// A date more than this many days after the latest published one needs `force`.
+    pub max_gap_days: u32,
 }
 
 /// `JOB_MEMORY_LIMIT`, `JOB_THREADS`, `JOB_SPILL_DIR`: the query engine (see `jobs::engine`).
@@ -95,6 +100,8 @@ impl StorageConfig {
             raw_url: dir_url("RAW_URL")?,
             work_url: dir_url("WORK_URL")?,
             retention_days: parsed("RETENTION_DAYS", 30)?,
+            max_prune_dates: parsed("RETENTION_MAX_PRUNE_DATES", 3)?,
+            max_gap_days: parsed("PUBLISH_MAX_GAP_DAYS", 7)?,
         })
     }
 }

@@ -64,6 +64,29 @@ pub struct GenOptions {
     pub seed: u64,
 }
 
+impl Default for GenOptions {
+    /// The command line's defaults (a test checks they agree), writing to `./adrec-logs`.
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("adrec-logs"),
+            advertisers: 20,
+            inactive: 5,
+            products: 100,
+            days: 7,
+            start: NaiveDate::from_ymd_opt(2024, 5, 1).expect("a date"),
+            views_per_day: 3300,
+            ads_per_day: 3300,
+            click_rate: 0.01,
+            big_day: None,
+            big_day_factor: 10,
+            bad_rows_per_day: 0,
+            crlf: false,
+            layout: Layout::Single,
+            seed: 42,
+        }
+    }
+}
+
 pub fn generate(o: &GenOptions) -> anyhow::Result<String> {
     fs::create_dir_all(&o.dir).with_context(|| format!("creating {}", o.dir.display()))?;
     let mut rng = SmallRng::seed_from_u64(o.seed);
@@ -217,16 +240,12 @@ mod tests {
             inactive: 1,
             products: 5,
             days: 2,
-            start: "2024-05-01".parse().unwrap(),
             views_per_day: 50,
             ads_per_day: 80,
             click_rate: 0.1,
-            big_day: None,
-            big_day_factor: 1,
-            bad_rows_per_day: 0,
-            crlf: false,
             layout,
             seed: 3,
+            ..GenOptions::default()
         }
     }
 
@@ -248,6 +267,20 @@ mod tests {
         }
         out.sort();
         out
+    }
+
+    #[test]
+    fn default_matches_the_command_line() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            gen_options: GenOptions,
+        }
+        let parsed = <Cli as clap::Parser>::parse_from(["gen-data", "adrec-logs"]).gen_options;
+        assert_eq!(
+            format!("{parsed:?}"),
+            format!("{:?}", GenOptions::default())
+        );
     }
 
     #[test]

@@ -3,8 +3,14 @@
 //! Binary COPY into a staging table, then delete the date's old rows, insert the new ones and
 //! prune past retention, all in one transaction: readers see the previous day's answer until
 //! the commit, then the new one; a failure anywhere leaves the served data as it was.
+//!
+//! A stray date must not wipe served history (one row dated months ahead would otherwise become
+//! "latest" and retention would prune everything before it), so without `force` a date in the
+//! future, more than `PUBLISH_MAX_GAP_DAYS` after the latest, or already past retention is
+//! refused; retention counts back from the date being published, never from the latest; and a
+//! run prunes at most `RETENTION_MAX_PRUNE_DATES` dates.
 use anyhow::{Context, bail};
-use chrono::NaiveDate;
+use chrono::{NaiveDate, Utc};
 use datafusion::arrow::array::{Array, Float64Array, Int64Array, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
@@ -16,6 +22,7 @@ use tokio_postgres::types::{ToSql, Type};
 
 use super::output::read_manifest;
 use super::session::{self, query};
+use super::tasks::RunCtx;
 use super::{JobEnv, StageResult};
 use crate::domain::Model;
 
@@ -24,16 +31,35 @@ const STAGING: &str = include_str!("../../sql/queries/publish_staging.sql");
 const DELETE: &str = include_str!("../../sql/queries/publish_delete.sql");
 const INSERT: &str = include_str!("../../sql/queries/publish_insert.sql");
 const PRUNE: &str = include_str!("../../sql/queries/publish_prune.sql");
+const PRUNE_PENDING: &str = include_str!("../../sql/queries/publish_prune_pending.sql");
+const LATEST: &str = include_str!("../../sql/queries/publish_latest.sql");
 const NOTIFY: &str = include_str!("../../sql/queries/publish_notify.sql");
 
 /// The publication's statements in order (the first creates the table the others use), for the
 /// test that prepares every statement against a migrated database.
-pub const PUBLISH_SQL: [&str; 5] = [STAGING, DELETE, INSERT, PRUNE, NOTIFY];
+pub const PUBLISH_SQL: [&str; 7] = [
+    STAGING,
+    DELETE,
+    INSERT,
+    PRUNE,
+    PRUNE_PENDING,
+    NOTIFY,
+    LATEST,
+];
 const COPY: &str = "COPY recommendations_staging \
      (date, advertiser_id, model, rank, product_id, score, clicks, impressions, views) \
      FROM STDIN (FORMAT binary)";
 
-pub async fn run(env: &JobEnv, date: NaiveDate) -> anyhow::Result<StageResult> {
+pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> {
+    let date = run.date;
+    let policy = &env.publish;
+    let latest: Option<NaiveDate> = {
+        let client = env.pool.get().await.context("connecting to the database")?;
+        client.query_one(LATEST, &[]).await?.get(0)
+    };
+    if !run.force {
+        policy.check(date, latest, Utc::now().date_naive())?;
+    }
     let work = &env.storage.work;
     let ctx = env.engine.session();
     let mut inputs = json!({});
@@ -88,7 +114,18 @@ pub async fn run(env: &JobEnv, date: NaiveDate) -> anyhow::Result<StageResult> {
         .execute(INSERT, &[])
         .await
         .context("publishing the staged rows")?;
-    let pruned = tx.execute(PRUNE, &[&(env.retention_days as i32)]).await?;
+    let retention = policy.retention_days as i32;
+    let bound = (!run.force).then_some(i64::from(policy.max_prune_dates));
+    let pruned = tx.query_one(PRUNE, &[&date, &retention, &bound]).await?;
+    let (pruned_rows, pruned_dates): (i64, Vec<NaiveDate>) = (pruned.get(0), pruned.get(1));
+    let pending: i64 = tx
+        .query_one(PRUNE_PENDING, &[&date, &retention])
+        .await?
+        .get(0);
+    if pending > 0 {
+        tracing::warn!(%date, pending, bound = policy.max_prune_dates,
+            "dates past retention left for later runs (RETENTION_MAX_PRUNE_DATES)");
+    }
     tx.execute(NOTIFY, &[&date.to_string()]).await?;
     tx.commit().await.context("committing the publication")?;
 
@@ -98,9 +135,109 @@ pub async fn run(env: &JobEnv, date: NaiveDate) -> anyhow::Result<StageResult> {
         bad_rows: 0,
         details: json!({
             "inputs": inputs, "copied": copied, "replaced_rows": replaced,
-            "inserted_rows": inserted, "pruned_rows": pruned, "retention_days": env.retention_days,
+            "inserted_rows": inserted, "previous_latest": latest, "forced": run.force,
+            "pruned_rows": pruned_rows, "pruned_dates": pruned_dates,
+            "prune_pending_dates": pending, "retention_days": policy.retention_days,
         }),
     })
+}
+
+/// Which dates may be published, and how much one publication may prune.
+#[derive(Clone, Debug)]
+pub struct PublishPolicy {
+    /// `RETENTION_DAYS`: dates more than this many days before the published one are pruned.
+    pub retention_days: u32,
+    /// `RETENTION_MAX_PRUNE_DATES`: at most this many dates pruned per run (unless forced).
+    pub max_prune_dates: u32,
+    /// `PUBLISH_MAX_GAP_DAYS`: a date further than this past the latest needs `force`.
+    pub max_gap_days: u32,
+}
+
+impl PublishPolicy {
+    /// Refuses a date that is not genuinely the next data: in the future, too far past the
+    /// latest published date, or already past retention.
+    pub fn check(
+        &self,
+        date: NaiveDate,
+        latest: Option<NaiveDate>,
+        today: NaiveDate,
+    ) -> anyhow::Result<()> {
+        let force = "re-run with force=true if it is intended";
+        if date > today {
+            bail!(
+                "refusing to publish {date}: it is in the future (today is {today} UTC); {force}"
+            );
+        }
+        let Some(latest) = latest else { return Ok(()) };
+        let gap = (date - latest).num_days();
+        if gap > i64::from(self.max_gap_days) {
+            bail!(
+                "refusing to publish {date}: it is {gap} days after the latest published date \
+                 {latest}, more than PUBLISH_MAX_GAP_DAYS={} (publishing it would make it the \
+                 latest date and prune the history before it); {force}",
+                self.max_gap_days
+            );
+        }
+        if -gap > i64::from(self.retention_days) {
+            bail!(
+                "refusing to publish {date}: it is {} days before the latest published date \
+                 {latest}, past RETENTION_DAYS={}, so the next publication would prune it; {force}",
+                -gap,
+                self.retention_days
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn only_dates_near_the_latest_are_published_without_force() {
+        let p = PublishPolicy {
+            retention_days: 30,
+            max_prune_dates: 3,
+            max_gap_days: 7,
+        };
+        let today = d("2024-06-20");
+        assert!(
+            p.check(d("2024-05-04"), Some(d("2024-05-03")), today)
+                .is_ok()
+        );
+        assert!(
+            p.check(d("2024-05-01"), None, today).is_ok(),
+            "the first date"
+        );
+        assert!(
+            p.check(d("2024-05-02"), Some(d("2024-05-03")), today)
+                .is_ok(),
+            "a backfill"
+        );
+        let e = p
+            .check(d("2024-06-15"), Some(d("2024-05-03")), today)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("43 days after") && e.contains("PUBLISH_MAX_GAP_DAYS=7"),
+            "{e}"
+        );
+        let e = p
+            .check(d("2024-06-21"), Some(d("2024-06-20")), today)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("in the future"), "{e}");
+        let e = p
+            .check(d("2024-03-01"), Some(d("2024-05-03")), today)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("past RETENTION_DAYS=30"), "{e}");
+    }
 }
 
 async fn copy_batch(

@@ -119,9 +119,9 @@ impl Engine {
         });
         if exhausted {
             e.context(format!(
-                "the job needs more memory than JOB_MEMORY_LIMIT allows ({} MiB): raise \
+                "the job needs more memory than JOB_MEMORY_LIMIT ({}) allows: raise \
                  JOB_MEMORY_LIMIT, or give the container more memory",
-                self.memory_limit >> 20
+                human_bytes(self.memory_limit)
             ))
         } else {
             e
@@ -156,6 +156,15 @@ fn lower_priority() {
 
 #[cfg(not(target_os = "linux"))]
 fn lower_priority() {}
+
+/// `64 KiB`, `512 MiB`, `1.5 GiB`: the way JOB_MEMORY_LIMIT is written.
+pub fn human_bytes(b: u64) -> String {
+    match b {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{} MiB", b >> 20),
+        b => format!("{} KiB", b >> 10),
+    }
+}
 
 /// Memory the host gives this process: the cgroup limit (v2 `memory.max`, v1
 /// `memory.limit_in_bytes`) when there is one, else the machine's RAM.

@@ -24,6 +24,7 @@ use super::output::{ManifestFile, OutputWriter, TableWriter};
 use super::progress::Progress;
 use super::scan::{self, LineCounts, LogFormat};
 use super::session::{self, query};
+use super::tasks::RunCtx;
 use super::{JobEnv, StageResult};
 
 const ACTIVE: &str = include_str!("../../queries/active_advertisers.sql");
@@ -75,11 +76,8 @@ impl Outcome {
 
 type Counts = BTreeMap<Outcome, u64>;
 
-pub async fn run(
-    env: &JobEnv,
-    date: NaiveDate,
-    progress: &Progress,
-) -> anyhow::Result<StageResult> {
+pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> {
+    let (date, progress) = (run.date, run.progress);
     let raw = &env.storage.raw;
     let entries = raw.list("").await.context("listing RAW_URL")?;
     let active = inputs::find(&entries, &ACTIVE_NAMES, date)?;
@@ -114,11 +112,17 @@ pub async fn run(
         "inputs": { "advertiser_ids": active.names() },
         "advertiser_ids": { "rows": counts_json(&active_counts) },
     });
-    let mut out = OutputWriter::new(&env.storage.work, "filtered", date);
+    let mut out = OutputWriter::new(&env.storage.work, "filtered", date, run.id);
     let mut result = StageResult::default();
     for (table, format, sql, input) in logs {
         session::register_log(&ctx, table, format, &input, raw, io.clone())?;
-        let counts = filter_log(env, &ctx, &mut out, table, sql, date, progress).await?;
+        let counts = match filter_log(env, &ctx, &mut out, table, sql, date, progress).await {
+            Ok(c) => c,
+            Err(e) => {
+                out.abort().await;
+                return Err(e);
+            }
+        };
         if counts
             .iter()
             .filter(|(o, _)| o.of_day())

@@ -31,7 +31,7 @@ mod top_product;
 
 use anyhow::Context;
 
-pub use db_writing::PUBLISH_SQL;
+pub use db_writing::{PUBLISH_SQL, PublishPolicy};
 pub use engine::Engine;
 pub use progress::{Progress, ProgressReport};
 pub use runner::{JobMetrics, JobRunner};
@@ -45,7 +45,7 @@ pub struct JobEnv {
     pub pool: deadpool_postgres::Pool,
     pub storage: Storage,
     pub engine: Engine,
-    pub retention_days: u32,
+    pub publish: PublishPolicy,
 }
 
 impl JobEnv {
@@ -73,7 +73,11 @@ impl JobEnv {
             engine: Engine::new(engine, &stores)?,
             pool,
             storage: stores,
-            retention_days: storage.retention_days,
+            publish: PublishPolicy {
+                retention_days: storage.retention_days,
+                max_prune_dates: storage.max_prune_dates,
+                max_gap_days: storage.max_gap_days,
+            },
         })
     }
 }

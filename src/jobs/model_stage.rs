@@ -5,14 +5,17 @@ use chrono::NaiveDate;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::{DataFrame, SessionContext};
 use serde_json::json;
+use uuid::Uuid;
 
 use super::output::{self, Manifest, OutputWriter, read_manifest};
 use super::session::{self, query};
+use super::tasks::RunCtx;
 use super::{JobEnv, StageResult};
 
 pub struct ModelStage<'a> {
     env: &'a JobEnv,
     date: NaiveDate,
+    run_id: Uuid,
     input: Manifest,
     rows_in: u64,
     /// The session, with the filtered table registered under its own name.
@@ -22,9 +25,10 @@ pub struct ModelStage<'a> {
 /// Opens `table` of the filtered output of `date`; fails, naming them, if that output is incomplete.
 pub async fn open<'a>(
     env: &'a JobEnv,
-    date: NaiveDate,
+    run: &RunCtx<'_>,
     table: &str,
 ) -> anyhow::Result<ModelStage<'a>> {
+    let date = run.date;
     let work = &env.storage.work;
     let input = read_manifest(work, "filtered", date).await?;
     let rows_in = input
@@ -38,6 +42,7 @@ pub async fn open<'a>(
     Ok(ModelStage {
         env,
         date,
+        run_id: run.id,
         input,
         rows_in,
         ctx,
@@ -71,11 +76,11 @@ impl ModelStage<'_> {
         sql: &str,
         mut counts: serde_json::Value,
     ) -> anyhow::Result<StageResult> {
-        let mut out = OutputWriter::new(&self.env.storage.work, model, self.date);
+        let mut out = OutputWriter::new(&self.env.storage.work, model, self.date, self.run_id);
         let df = query(&self.ctx, model, sql, &[]).await?;
         let schema = output::plain_schema(df.schema().as_arrow());
         let mut writer = out.table(model, 0, schema)?;
-        let file = self
+        let written = self
             .env
             .engine
             .run(async move {
@@ -86,7 +91,14 @@ impl ModelStage<'_> {
                 writer.close().await
             })
             .await
-            .with_context(|| format!("computing {model}"))?;
+            .with_context(|| format!("computing {model}"));
+        let file = match written {
+            Ok(f) => f,
+            Err(e) => {
+                out.abort().await;
+                return Err(e);
+            }
+        };
         let rows_out = file.rows;
         out.add(file);
         counts["rows"] = json!(rows_out);

@@ -1,9 +1,10 @@
 //! Date-keyed stage outputs under `WORK_URL/<stage>/date=D/`, published by a manifest.
 //!
-//! A stage writes its Parquet files under names unique to the run, then writes `_manifest.json`
-//! (row counts, run id, files) last, then deletes files of earlier runs. Readers go by the
-//! manifest's file list only, so they never see a half-written or mixed output, and a rerun
-//! replaces exactly that date's output.
+//! A stage writes its Parquet files under names that carry its run's id, then writes
+//! `_manifest.json` (row counts, run id, files) last, then deletes files of earlier runs. Readers
+//! go by the manifest's file list only, so they never see a half-written or mixed output, and a
+//! rerun replaces exactly that date's output. A run that fails deletes what it wrote (`abort`);
+//! the files of a run whose process died are deleted by `sweep_run` when it is found dead.
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -71,17 +72,16 @@ pub struct OutputWriter<'a> {
 }
 
 impl<'a> OutputWriter<'a> {
-    pub fn new(work: &'a Location, stage: &'static str, date: NaiveDate) -> Self {
+    pub fn new(work: &'a Location, stage: &'static str, date: NaiveDate, run_id: Uuid) -> Self {
         Self {
             work,
             stage,
             date,
-            run_id: Uuid::new_v4(),
+            run_id,
             files: Vec::new(),
         }
     }
 
-    /// Opens a Parquet file for `table`, named after this run so it never overwrites live data.
     /// Opens part `part` of `table`, named after this run so it never overwrites live data.
     pub fn table(
         &self,
@@ -112,6 +112,15 @@ impl<'a> OutputWriter<'a> {
         self.files.push(file);
     }
 
+    /// Deletes every file this run wrote under the output (finished or not): a failed run
+    /// leaves nothing behind. The previous manifest and its files are untouched.
+    pub async fn abort(self) {
+        if let Err(e) = sweep_run(self.work, self.stage, self.date, self.run_id).await {
+            tracing::warn!(stage = self.stage, date = %self.date, error = %format!("{e:#}"),
+                "could not delete a failed run's files");
+        }
+    }
+
     /// Writes the manifest (publishing the output), then removes files of earlier runs.
     pub async fn publish(self, counts: serde_json::Value) -> anyhow::Result<Manifest> {
         let manifest = Manifest {
@@ -123,27 +132,36 @@ impl<'a> OutputWriter<'a> {
             counts,
         };
         let dir = stage_dir(self.stage, self.date);
-        self.work
+        let put = self
+            .work
             .put(
                 &format!("{dir}{MANIFEST}"),
                 serde_json::to_vec_pretty(&manifest)?.into(),
             )
-            .await?;
-        let stale: Vec<String> = self
-            .work
-            .list(&dir)
-            .await?
-            .into_iter()
-            .map(|e| e.rel)
-            .filter(|rel| {
-                let name = &rel[dir.len()..];
-                name != MANIFEST && !manifest.files.iter().any(|f| f.path == name)
-            })
-            .collect();
-        self.work
-            .delete(&stale)
-            .await
-            .context("removing an earlier run's output")?;
+            .await;
+        if let Err(e) = put {
+            let _ = sweep_run(self.work, self.stage, self.date, self.run_id).await;
+            return Err(e.context("publishing the output's manifest"));
+        }
+        // Published. Earlier runs' files are garbage now; failing to delete them is no failure.
+        let stale = async {
+            let stale: Vec<String> = self
+                .work
+                .list(&dir)
+                .await?
+                .into_iter()
+                .map(|e| e.rel)
+                .filter(|rel| {
+                    let name = &rel[dir.len()..];
+                    name != MANIFEST && !manifest.files.iter().any(|f| f.path == name)
+                })
+                .collect();
+            self.work.delete(&stale).await
+        };
+        if let Err(e) = stale.await {
+            tracing::warn!(stage = self.stage, date = %self.date, error = %format!("{e:#}"),
+                "could not delete an earlier run's output files");
+        }
         Ok(manifest)
     }
 }
@@ -176,6 +194,27 @@ impl TableWriter {
             rows: self.rows,
         })
     }
+}
+
+/// Deletes the files run `run_id` wrote under `stage`'s output for `date` (object names carry
+/// the run id, staging files of unfinished uploads included); returns how many.
+pub async fn sweep_run(
+    work: &Location,
+    stage: &str,
+    date: NaiveDate,
+    run_id: Uuid,
+) -> anyhow::Result<usize> {
+    let id = run_id.to_string();
+    let dir = stage_dir(stage, date);
+    let mine: Vec<String> = work
+        .list(&dir)
+        .await?
+        .into_iter()
+        .map(|e| e.rel)
+        .filter(|rel| rel[dir.len()..].contains(&id))
+        .collect();
+    work.delete(&mine).await?;
+    Ok(mine.len())
 }
 
 /// The manifest of an upstream stage's output; a clear error if that output is not complete.

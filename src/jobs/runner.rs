@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::runs::{self, Run};
-use super::tasks::{self, Failure};
+use super::tasks::{self, Failure, RunCtx};
 use super::{JobEnv, Progress, StageResult};
 use crate::domain::Task;
 use crate::error::AppError;
@@ -63,8 +63,14 @@ impl JobRunner {
     async fn execute(&self, id: Uuid, task: Task, date: NaiveDate, progress: Arc<Progress>) {
         let started = Instant::now();
         tracing::info!(%id, %task, %date, "run started");
-        let work = std::panic::AssertUnwindSafe(tasks::run_task(&self.env, task, date, &progress))
-            .catch_unwind();
+        let run = RunCtx {
+            id,
+            date,
+            progress: &progress,
+            force: false,
+        };
+        let work =
+            std::panic::AssertUnwindSafe(tasks::run_task(&self.env, task, &run)).catch_unwind();
         let work = async {
             match tokio::time::timeout(JOB_TIMEOUT, work).await {
                 Ok(Ok(r)) => r,

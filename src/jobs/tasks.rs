@@ -3,9 +3,19 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use serde_json::json;
+use uuid::Uuid;
 
 use super::{JobEnv, Progress, StageResult, db_writing, filter_data, top_ctr, top_product};
 use crate::domain::Task;
+
+/// The run a stage works for: its id names the files it writes, and its progress is reported.
+pub struct RunCtx<'a> {
+    pub id: Uuid,
+    pub date: NaiveDate,
+    pub progress: &'a Progress,
+    /// Publish even a date far from the latest one, and prune past the per-run bound.
+    pub force: bool,
+}
 
 /// The stages of `pipeline`, in order.
 pub const STAGES: [Task; 4] = [
@@ -22,54 +32,38 @@ pub struct Failure {
 }
 
 /// Runs one task for one date.
-pub async fn run_task(
-    env: &JobEnv,
-    task: Task,
-    date: NaiveDate,
-    progress: &Progress,
-) -> Result<StageResult, Failure> {
+pub async fn run_task(env: &JobEnv, task: Task, run: &RunCtx<'_>) -> Result<StageResult, Failure> {
     if task == Task::Pipeline {
-        return pipeline(env, date, progress).await;
+        return pipeline(env, run).await;
     }
-    progress.stage(task, 1, 1);
-    run_stage(env, task, date, progress)
-        .await
-        .map_err(|error| Failure {
-            error,
-            partial: StageResult::default(),
-        })
+    run.progress.stage(task, 1, 1);
+    run_stage(env, task, run).await.map_err(|error| Failure {
+        error,
+        partial: StageResult::default(),
+    })
 }
 
-async fn run_stage(
-    env: &JobEnv,
-    task: Task,
-    date: NaiveDate,
-    progress: &Progress,
-) -> anyhow::Result<StageResult> {
+async fn run_stage(env: &JobEnv, task: Task, run: &RunCtx<'_>) -> anyhow::Result<StageResult> {
     match task {
-        Task::FilterData => filter_data::run(env, date, progress).await,
-        Task::TopCtr => top_ctr::run(env, date).await,
-        Task::TopProduct => top_product::run(env, date).await,
-        Task::DbWriting => db_writing::run(env, date).await,
+        Task::FilterData => filter_data::run(env, run).await,
+        Task::TopCtr => top_ctr::run(env, run).await,
+        Task::TopProduct => top_product::run(env, run).await,
+        Task::DbWriting => db_writing::run(env, run).await,
         Task::Pipeline => unreachable!("pipeline is not a stage"),
     }
 }
 
 /// The four stages in order, stopping at the first failure. Each stage's result (or error)
 /// goes into the run's details as soon as it is known.
-async fn pipeline(
-    env: &JobEnv,
-    date: NaiveDate,
-    progress: &Progress,
-) -> Result<StageResult, Failure> {
+async fn pipeline(env: &JobEnv, run: &RunCtx<'_>) -> Result<StageResult, Failure> {
     let mut total = StageResult {
         details: json!({}),
         ..StageResult::default()
     };
     for (i, stage) in STAGES.into_iter().enumerate() {
-        progress.stage(stage, i as u32 + 1, STAGES.len() as u32);
+        run.progress.stage(stage, i as u32 + 1, STAGES.len() as u32);
         let started = Instant::now();
-        match Box::pin(run_stage(env, stage, date, progress)).await {
+        match Box::pin(run_stage(env, stage, run)).await {
             Ok(r) => {
                 if stage == Task::FilterData {
                     total.rows_in = r.rows_in;

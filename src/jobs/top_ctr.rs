@@ -1,17 +1,17 @@
 //! top_ctr: per advertiser, the 20 products with the best click-through rate on the day.
-use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, Int64Array};
 use serde_json::json;
 
 use super::session::query;
+use super::tasks::RunCtx;
 use super::{JobEnv, StageResult, model_stage};
 
 const COUNTS: &str = include_str!("../../queries/top_ctr_counts.sql");
 const TOP_CTR: &str = include_str!("../../queries/top_ctr.sql");
 const EXCLUDED: &str = include_str!("../../queries/top_ctr_excluded.sql");
 
-pub async fn run(env: &JobEnv, date: NaiveDate) -> anyhow::Result<StageResult> {
-    let stage = model_stage::open(env, date, "ads_views").await?;
+pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> {
+    let stage = model_stage::open(env, run, "ads_views").await?;
     // Clicks and impressions per product, computed once for the ranking and the exclusions.
     stage.materialize("ctr_counts", COUNTS).await?;
     let excluded = stage

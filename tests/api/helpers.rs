@@ -130,6 +130,8 @@ pub fn config(database_url: &str, raw: &str, work: &str, retention_days: u32) ->
             raw_url: parse_dir_url(raw).unwrap(),
             work_url: parse_dir_url(work).unwrap(),
             retention_days,
+            max_prune_dates: 3,
+            max_gap_days: 7,
         },
         engine: EngineConfig {
             memory_limit: 512 << 20,

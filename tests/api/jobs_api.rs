@@ -260,20 +260,11 @@ async fn a_second_trigger_while_running_is_a_409_naming_the_run() {
     // Big enough that filter_data is still running when the second request comes.
     adrec::gen_data::generate(&adrec::gen_data::GenOptions {
         dir: dirs.path().to_owned(),
-        advertisers: 20,
-        inactive: 5,
-        products: 100,
         days: 1,
-        start: "2024-05-01".parse().unwrap(),
         views_per_day: 400_000,
         ads_per_day: 400_000,
-        click_rate: 0.01,
-        big_day: None,
-        big_day_factor: 1,
-        bad_rows_per_day: 0,
-        crlf: false,
-        layout: adrec::gen_data::Layout::Single,
         seed: 1,
+        ..adrec::gen_data::GenOptions::default()
     })
     .unwrap();
     let app = spawn_app_with(Options {

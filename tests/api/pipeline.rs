@@ -202,16 +202,14 @@ fn gen_logs(dir: &std::path::Path, layout: Layout, days: u64) {
         inactive: 2,
         products: 30,
         days,
-        start: "2024-05-01".parse().unwrap(),
         views_per_day: 2000,
         ads_per_day: 3000,
         click_rate: 0.05,
-        big_day: None,
-        big_day_factor: 1,
         bad_rows_per_day: 8,
         crlf: layout == Layout::Daily,
         layout,
         seed: 7,
+        ..GenOptions::default()
     })
     .unwrap();
 }
