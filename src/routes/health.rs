@@ -26,13 +26,9 @@ pub fn routes(
 }
 
 async fn ready(state: &AppState) -> Result<Response, AppError> {
-    let check = async {
-        let client = state.pool.get().await?;
-        client.simple_query("SELECT 1").await?;
-        Ok::<_, AppError>(())
-    };
+    let check = state.pool.run(async |c| c.simple_query("SELECT 1").await);
     match tokio::time::timeout(READY_TIMEOUT, check).await {
-        Ok(Ok(())) => Ok(warp::reply::json(&json!({"status": "ready"})).into_response()),
+        Ok(Ok(_)) => Ok(warp::reply::json(&json!({"status": "ready"})).into_response()),
         Ok(Err(e)) => {
             tracing::warn!(error = %crate::error::chain(&e), "readiness check failed");
             Err(AppError::Unavailable("the database is unreachable".into()))

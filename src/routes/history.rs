@@ -65,8 +65,10 @@ fn parse_days(raw: Option<&str>) -> Result<i32, AppError> {
 async fn get(adv: &str, q: Query, state: &AppState) -> Result<Response, AppError> {
     let advertiser_id = decode_segment("advertiser_id", adv)?;
     let days = parse_days(q.days.as_deref())?;
-    let client = state.pool.get().await?;
-    let history = reads::history(&client, &advertiser_id, days).await?;
+    let history = state
+        .pool
+        .run(async |c| reads::history(c, &advertiser_id, days).await)
+        .await?;
     let (Some(to), false) = (history.latest, history.rows.is_empty()) else {
         return Err(AppError::NotFound(format!(
             "no recommendations for advertiser {advertiser_id:?} in the {days} days ending at the latest published date"

@@ -12,7 +12,7 @@ use warp::http::{StatusCode, header};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::{AppState, with_state};
+use super::{AppState, with_state, within};
 use crate::domain::{Task, parse_date};
 use crate::error::{AppError, respond};
 use crate::jobs::Run;
@@ -168,13 +168,16 @@ async fn trigger(
     })?;
     let date: NaiveDate = parse_date("date", &raw)?;
     let wait = parse_wait(q.wait.as_deref())?;
-    let run = state.jobs.start(task, date, "http").await?;
+    let deadline = state.pool.deadline();
+    let run = within(deadline, state.jobs.start(task, date, "http")).await?;
     let run = if wait.is_zero() {
         run
     } else {
-        state.jobs.wait(run.id, wait).await?.unwrap_or(run)
+        within(wait + deadline, state.jobs.wait(run.id, wait))
+            .await?
+            .unwrap_or(run)
     };
-    Ok(run_reply(&run))
+    run_reply(&run)
 }
 
 async fn get_run(id: &str, q: WaitQuery, state: AppState) -> Result<Response, AppError> {
@@ -185,8 +188,9 @@ async fn get_run(id: &str, q: WaitQuery, state: AppState) -> Result<Response, Ap
         )
     })?;
     let wait = parse_wait(q.wait.as_deref())?;
-    match state.jobs.wait(id, wait).await? {
-        Some(run) => Ok(run_reply(&run)),
+    let deadline = wait + state.pool.deadline();
+    match within(deadline, state.jobs.wait(id, wait)).await? {
+        Some(run) => run_reply(&run),
         None => Err(AppError::NotFound(format!("no run {id}"))),
     }
 }
@@ -217,7 +221,8 @@ async fn list_runs(q: ListQuery, state: AppState) -> Result<Response, AppError> 
                 )
             })?,
     };
-    let runs = state.jobs.list(task, date, limit).await?;
+    let runs = within(state.pool.deadline(), state.jobs.list(task, date, limit)).await?;
+    let runs = runs.iter().map(run_json).collect::<Result<Vec<_>, _>>()?;
     Ok(warp::reply::json(&serde_json::json!({ "runs": runs })).into_response())
 }
 
@@ -235,15 +240,27 @@ fn parse_wait(raw: Option<&str>) -> Result<Duration, AppError> {
     Ok(Duration::from_secs(secs.min(MAX_WAIT_SECS)))
 }
 
+/// Where a run is answered: `links.self` and `Location`.
+pub fn run_path(id: Uuid) -> String {
+    format!("/jobs/runs/{id}")
+}
+
+/// A run as served, its links built here.
+pub(super) fn run_json(run: &Run) -> Result<serde_json::Value, AppError> {
+    let mut body = serde_json::to_value(run).map_err(anyhow::Error::from)?;
+    body["links"] = serde_json::json!({ "self": run_path(run.id) });
+    Ok(body)
+}
+
 /// 200 for a finished run, 202 (with Location) while it runs.
-fn run_reply(run: &Run) -> Response {
+fn run_reply(run: &Run) -> Result<Response, AppError> {
     let status = if run.is_finished() {
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED
     };
-    let reply = warp::reply::with_status(warp::reply::json(run), status);
-    warp::reply::with_header(reply, header::LOCATION, run.links.self_.as_str()).into_response()
+    let reply = warp::reply::with_status(warp::reply::json(&run_json(run)?), status);
+    Ok(warp::reply::with_header(reply, header::LOCATION, run_path(run.id)).into_response())
 }
 
 #[cfg(test)]

@@ -12,10 +12,10 @@ mod stats;
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use deadpool_postgres::Pool;
 use percent_encoding::percent_decode_str;
 use warp::{Filter, Reply};
 
+use crate::db::Db;
 use crate::db::cache::ReadCache;
 use crate::error::{AppError, recover};
 use crate::jobs::JobRunner;
@@ -24,7 +24,8 @@ use crate::metrics::Metrics;
 /// What handlers share. Cheap to clone: everything inside is reference-counted.
 #[derive(Clone)]
 pub struct AppState {
-    pub pool: Pool,
+    /// The serving pool, with the request path's deadlines.
+    pub pool: Db,
     pub cache: Arc<ReadCache>,
     pub jobs: Arc<JobRunner>,
     pub auth: Arc<jobs::Auth>,
@@ -33,7 +34,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(
-        pool: Pool,
+        pool: Db,
         cache: Arc<ReadCache>,
         jobs: Arc<JobRunner>,
         tokens: &[secrecy::SecretString],
@@ -76,6 +77,19 @@ pub fn routes(
 
 fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = Infallible> + Clone {
     warp::any().map(move || state.clone())
+}
+
+/// Bounds a database-backed call that does not go through `Db::run` (the job runner's): past
+/// `deadline` it is dropped and answered 503.
+async fn within<T>(
+    deadline: std::time::Duration,
+    call: impl std::future::Future<Output = Result<T, AppError>>,
+) -> Result<T, AppError> {
+    tokio::time::timeout(deadline, call)
+        .await
+        .unwrap_or(Err(AppError::Database(crate::db::DbError::Timeout(
+            deadline,
+        ))))
 }
 
 /// warp hands path segments over still percent-encoded.

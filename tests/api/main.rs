@@ -6,6 +6,8 @@ mod health;
 mod helpers;
 mod history;
 mod jobs_api;
+mod outage;
+mod pg;
 mod pipeline;
 mod recommendations;
 mod s3;
