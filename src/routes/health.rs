@@ -16,10 +16,10 @@ pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
     let healthz = warp::path!("healthz")
-        .and(warp::get())
+        .and(super::get_or_head())
         .map(|| warp::reply::json(&json!({"status": "ok"})).into_response());
     let readyz = warp::path!("readyz")
-        .and(warp::get())
+        .and(super::get_or_head())
         .and(with_state(state))
         .then(|state: AppState| async move { respond(ready(&state).await) });
     healthz.or(readyz).unify()

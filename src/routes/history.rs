@@ -39,8 +39,8 @@ pub fn route(
     state: AppState,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
     warp::path!("history" / String)
-        .and(warp::get())
-        .and(warp::query::<Query>())
+        .and(super::get_or_head())
+        .and(super::query::<Query>())
         .and(with_state(state))
         .then(|adv: String, q: Query, state: AppState| async move {
             respond(get(&adv, q, &state).await)

@@ -34,26 +34,38 @@ impl Auth {
         }
     }
 
-    fn accepts(&self, header: Option<&str>) -> bool {
-        let Some(given) = header
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-        else {
+    /// `Authorization: Bearer <token>`, the scheme in any case and followed by one or more
+    /// spaces (RFC 9110 §11.1, §11.4). Raw bytes: a header that is not UTF-8 is simply wrong.
+    fn accepts(&self, header: Option<&[u8]>) -> bool {
+        let Some(given) = header.and_then(bearer_token) else {
             return false;
         };
         // Check every token (no early exit), so timing does not tell which one matched.
         self.tokens.iter().fold(false, |ok, t| {
-            ok | bool::from(t.expose_secret().as_bytes().ct_eq(given.as_bytes()))
+            ok | bool::from(t.expose_secret().as_bytes().ct_eq(given))
         })
     }
 }
 
+fn bearer_token(header: &[u8]) -> Option<&[u8]> {
+    const SCHEME: &[u8] = b"bearer";
+    let (scheme, rest) = header.split_at_checked(SCHEME.len())?;
+    if !scheme.eq_ignore_ascii_case(SCHEME) || !rest.starts_with(b" ") {
+        return None;
+    }
+    let token = rest.trim_ascii();
+    (!token.is_empty()).then_some(token)
+}
+
 /// Placed after the path filters, so an unknown path is a 404 and not a 401.
 fn authorized(state: AppState) -> impl Filter<Extract = (), Error = Rejection> + Clone {
-    warp::header::optional::<String>("authorization")
+    warp::header::headers_cloned()
         .and(with_state(state))
-        .and_then(|h: Option<String>, state: AppState| async move {
-            if state.auth.accepts(h.as_deref()) {
+        .and_then(|h: warp::http::HeaderMap, state: AppState| async move {
+            if state
+                .auth
+                .accepts(h.get(header::AUTHORIZATION).map(|v| v.as_bytes()))
+            {
                 Ok(())
             } else {
                 Err(warp::reject::custom(AppError::Unauthorized))
@@ -123,24 +135,24 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     let trigger = warp::path!("jobs" / Task)
         .and(warp::post())
         .and(authorized(state.clone()))
-        .and(warp::query::<TriggerQuery>())
+        .and(super::query::<TriggerQuery>())
         .and(small_body())
         .and(with_state(state.clone()))
         .then(|task, q, body, state| async move { respond(trigger(task, q, body, state).await) });
     // GET /jobs/runs/{id}?wait=SECONDS
     let get = warp::path!("jobs" / "runs" / String)
-        .and(warp::get())
+        .and(super::get_or_head())
         .and(authorized(state.clone()))
-        .and(warp::query::<WaitQuery>())
+        .and(super::query::<WaitQuery>())
         .and(with_state(state.clone()))
         .then(
             |id: String, q: WaitQuery, state| async move { respond(get_run(&id, q, state).await) },
         );
     // GET /jobs/runs?task=&date=&limit=
     let list = warp::path!("jobs" / "runs")
-        .and(warp::get())
+        .and(super::get_or_head())
         .and(authorized(state.clone()))
-        .and(warp::query::<ListQuery>())
+        .and(super::query::<ListQuery>())
         .and(with_state(state))
         .then(|q: ListQuery, state| async move { respond(list_runs(q, state).await) });
     trigger.or(get).unify().or(list).unify()
@@ -270,17 +282,27 @@ mod tests {
     #[test]
     fn tokens_are_checked_exactly() {
         let auth = Auth::new(&[SecretString::from("old"), SecretString::from("new-token")]);
-        assert!(auth.accepts(Some("Bearer new-token")));
-        assert!(auth.accepts(Some("Bearer old")));
-        for bad in [
-            None,
-            Some("Bearer "),
-            Some("Bearer new"),
-            Some("new-token"),
-            Some("Basic new-token"),
+        for good in [
+            "Bearer new-token",
+            "Bearer old",
+            "bearer new-token",
+            "BEARER new-token",
+            "Bearer   new-token ",
         ] {
-            assert!(!auth.accepts(bad), "{bad:?}");
+            assert!(auth.accepts(Some(good.as_bytes())), "{good}");
         }
+        for bad in [
+            "Bearer ",
+            "Bearer new",
+            "new-token",
+            "Basic new-token",
+            "Bearernew-token",
+            "Bearer new-token\u{1}",
+        ] {
+            assert!(!auth.accepts(Some(bad.as_bytes())), "{bad:?}");
+        }
+        assert!(!auth.accepts(None));
+        assert!(!auth.accepts(Some(b"Bearer \xffnew-token")));
     }
 
     #[test]

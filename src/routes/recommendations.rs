@@ -33,8 +33,8 @@ pub fn route(
     state: AppState,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
     warp::path!("recommendations" / String / String)
-        .and(warp::get())
-        .and(warp::query::<Query>())
+        .and(super::get_or_head())
+        .and(super::query::<Query>())
         .and(with_state(state))
         .then(
             |adv: String, model: String, q: Query, state: AppState| async move {

@@ -38,7 +38,7 @@ pub fn route(
     state: AppState,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
     warp::path!("stats")
-        .and(warp::get())
+        .and(super::get_or_head())
         .and(with_state(state))
         .then(|state: AppState| async move { respond(get(&state).await) })
 }

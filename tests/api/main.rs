@@ -5,6 +5,7 @@
 mod health;
 mod helpers;
 mod history;
+mod http;
 mod jobs_api;
 mod outage;
 mod pg;
