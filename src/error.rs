@@ -102,7 +102,10 @@ impl AppError {
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             AppError::Conflict { location, .. } => {
-                if let Ok(v) = HeaderValue::from_str(location) {
+                // Only a run's path: the runner may name no run (it finished meanwhile).
+                if let Some(id) = crate::routes::conflicting_run(location)
+                    && let Ok(v) = HeaderValue::from_str(&crate::routes::run_path(id))
+                {
                     resp.headers_mut().insert(header::LOCATION, v);
                 }
             }

@@ -113,9 +113,11 @@ struct TriggerQuery {
     wait: Option<String>,
 }
 
+/// The JSON body: exactly `{"date": "YYYY-MM-DD"}`.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct TriggerBody {
-    date: Option<String>,
+    date: String,
 }
 
 #[derive(Deserialize)]
@@ -167,21 +169,24 @@ async fn trigger(
     let from_body = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        let b: TriggerBody = serde_json::from_slice(&body).map_err(|e| {
-            AppError::bad_request("invalid_body", format!("invalid JSON body: {e}"))
-        })?;
-        b.date
+        // An object: serde would also take `["2024-05-01"]` for the struct.
+        let b = serde_json::from_slice::<serde_json::Value>(&body)
+            .and_then(|v| match v {
+                serde_json::Value::Object(_) => serde_json::from_value::<TriggerBody>(v),
+                _ => Err(serde::de::Error::custom("the body is not a JSON object")),
+            })
+            .map_err(|e| {
+                AppError::bad_request(
+                    "invalid_body",
+                    format!("invalid JSON body: {e} (expected {{\"date\": \"YYYY-MM-DD\"}})"),
+                )
+            })?;
+        Some(b.date)
     };
-    let raw = q.date.or(from_body).ok_or_else(|| {
-        AppError::bad_request(
-            "missing_date",
-            "missing date: pass ?date=YYYY-MM-DD or a JSON body {\"date\": \"YYYY-MM-DD\"}",
-        )
-    })?;
-    let date: NaiveDate = parse_date("date", &raw)?;
+    let date = trigger_date(q.date.as_deref(), from_body.as_deref())?;
     let wait = parse_wait(q.wait.as_deref())?;
     let deadline = state.pool.deadline();
-    let run = within(deadline, state.jobs.start(task, date, "http")).await?;
+    let run = start(task, date, &state).await?;
     let run = if wait.is_zero() {
         run
     } else {
@@ -190,6 +195,23 @@ async fn trigger(
             .unwrap_or(run)
     };
     run_reply(&run)
+}
+
+/// Starts the run. A conflict with a run that finished between the insert and the look-up for it
+/// (the runner then names no run) is no conflict any more: try again, once.
+async fn start(task: Task, date: NaiveDate, state: &AppState) -> Result<Run, AppError> {
+    let deadline = state.pool.deadline();
+    match within(deadline, state.jobs.start(task, date, "http")).await {
+        Err(AppError::Conflict { location, .. }) if conflicting_run(&location).is_none() => {
+            within(deadline, state.jobs.start(task, date, "http")).await
+        }
+        other => other,
+    }
+}
+
+/// The run a 409's location names, if any.
+pub fn conflicting_run(location: &str) -> Option<Uuid> {
+    location.strip_prefix("/jobs/runs/")?.parse().ok()
 }
 
 async fn get_run(id: &str, q: WaitQuery, state: AppState) -> Result<Response, AppError> {
@@ -238,18 +260,44 @@ async fn list_runs(q: ListQuery, state: AppState) -> Result<Response, AppError> 
     Ok(warp::reply::json(&serde_json::json!({ "runs": runs })).into_response())
 }
 
-/// `?wait=` in seconds, clamped to what the platform allows.
+/// The one date rule of `POST /jobs/{task}`: the date is required, in the query (`?date=`), in
+/// the JSON body (`{"date": …}`) or in both; each one given must be a valid date, and when both
+/// are given they must be the same date. Anything else is a 400 that says which.
+fn trigger_date(query: Option<&str>, body: Option<&str>) -> Result<NaiveDate, AppError> {
+    let in_query = query.map(|d| parse_date("?date", d)).transpose()?;
+    let in_body = body.map(|d| parse_date("body date", d)).transpose()?;
+    match (in_query, in_body) {
+        (Some(q), Some(b)) if q != b => Err(AppError::bad_request(
+            "conflicting_date",
+            format!(
+                "the query date {q} and the body date {b} differ: give the date once, or the same date in both"
+            ),
+        )),
+        (Some(d), _) | (None, Some(d)) => Ok(d),
+        (None, None) => Err(AppError::bad_request(
+            "missing_date",
+            "missing date: pass ?date=YYYY-MM-DD or a JSON body {\"date\": \"YYYY-MM-DD\"}",
+        )),
+    }
+}
+
+/// `?wait=` in whole seconds, 0 to `MAX_WAIT_SECS`.
 fn parse_wait(raw: Option<&str>) -> Result<Duration, AppError> {
     let Some(raw) = raw else {
         return Ok(Duration::ZERO);
     };
-    let secs: u64 = raw.parse().map_err(|_| {
-        AppError::bad_request(
-            "invalid_wait",
-            format!("invalid wait {raw:?}: expected whole seconds, 0 to {MAX_WAIT_SECS}"),
-        )
-    })?;
-    Ok(Duration::from_secs(secs.min(MAX_WAIT_SECS)))
+    raw.parse::<u64>()
+        .ok()
+        .filter(|s| *s <= MAX_WAIT_SECS)
+        .map(Duration::from_secs)
+        .ok_or_else(|| {
+            AppError::bad_request(
+                "invalid_wait",
+                format!(
+                    "invalid wait {raw:?}: expected whole seconds, 0 to {MAX_WAIT_SECS} (then long-poll GET /jobs/runs/{{id}}?wait=)"
+                ),
+            )
+        })
 }
 
 /// Where a run is answered: `links.self` and `Location`.
@@ -306,13 +354,42 @@ mod tests {
     }
 
     #[test]
-    fn wait_is_clamped_and_validated() {
+    fn wait_is_validated() {
         assert_eq!(parse_wait(None).unwrap(), Duration::ZERO);
         assert_eq!(
-            parse_wait(Some("500")).unwrap(),
+            parse_wait(Some("110")).unwrap(),
             Duration::from_secs(MAX_WAIT_SECS)
         );
-        assert!(parse_wait(Some("-1")).is_err());
-        assert!(parse_wait(Some("soon")).is_err());
+        for bad in ["111", "500", "-1", "soon", "1.5"] {
+            assert!(parse_wait(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_date_is_given_once_or_the_same_twice() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert_eq!(
+            trigger_date(Some("2024-05-01"), None).unwrap(),
+            d("2024-05-01")
+        );
+        assert_eq!(
+            trigger_date(None, Some("2024-05-01")).unwrap(),
+            d("2024-05-01")
+        );
+        assert_eq!(
+            trigger_date(Some("2024-05-01"), Some("2024-05-01")).unwrap(),
+            d("2024-05-01")
+        );
+        let code = |q, b| match trigger_date(q, b) {
+            Err(AppError::BadRequest { code, .. }) => code,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(code(None, None), "missing_date");
+        assert_eq!(
+            code(Some("2024-05-01"), Some("2024-05-02")),
+            "conflicting_date"
+        );
+        assert_eq!(code(Some("2024-05-01"), Some("nope")), "invalid_date");
+        assert_eq!(code(Some("nope"), Some("2024-05-01")), "invalid_date");
     }
 }

@@ -26,6 +26,8 @@ use crate::error::{AppError, recover};
 use crate::jobs::JobRunner;
 use crate::metrics::Metrics;
 
+pub use jobs::{conflicting_run, run_path};
+
 /// What handlers share. Cheap to clone: everything inside is reference-counted.
 #[derive(Clone)]
 pub struct AppState {
