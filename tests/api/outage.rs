@@ -232,3 +232,153 @@ async fn a_database_restart_is_bridged_by_held_answers() {
     assert_eq!(get(&app, "/history/ADV1").await.0, 200);
     app.stop().await;
 }
+
+/// Not part of the suite: measures a database outage of a few minutes and prints its timeline.
+/// `ADREC_OUTAGE_SECS` (default 120) and `ADREC_OUTAGE_MODE` (`restart`: pg_ctl stop, then start;
+/// `freeze`: SIGSTOP, then SIGCONT). Run:
+/// `scripts/with-pg.sh cargo test --test api -- --ignored --nocapture outage_timeline`
+#[tokio::test]
+#[ignore]
+async fn outage_timeline() {
+    let secs: u64 = std::env::var("ADREC_OUTAGE_SECS").map_or(120, |v| v.parse().unwrap());
+    let freeze = std::env::var("ADREC_OUTAGE_MODE").is_ok_and(|m| m == "freeze");
+    let mut cluster = Cluster::start();
+    let (_, url) = create_database_on(&cluster.url()).await;
+    // The defaults of .env.example: 2 s for a connection, 5 s for the queries.
+    let app = spawn_app_with(Options {
+        database_url: Some(url),
+        ..Options::default()
+    })
+    .await;
+    app.wait_for_read_cache().await;
+    let advertisers: Vec<String> = (0..20).map(|i| format!("ADV{i:02}")).collect();
+    for adv in &advertisers {
+        app.seed("2024-05-01", adv, "top_ctr", 20).await;
+    }
+    settle().await;
+    for adv in &advertisers {
+        assert_eq!(
+            get(&app, &format!("/recommendations/{adv}/TopCTR")).await.0,
+            200
+        );
+    }
+
+    #[derive(Default)]
+    struct Tally {
+        n: u32,
+        by_status: std::collections::BTreeMap<u16, u32>,
+        max: Duration,
+        total: Duration,
+    }
+    impl Tally {
+        fn add(&mut self, status: u16, took: Duration) {
+            self.n += 1;
+            *self.by_status.entry(status).or_default() += 1;
+            self.max = self.max.max(took);
+            self.total += took;
+        }
+        fn line(&self, what: &str) -> String {
+            let mean = self.total.checked_div(self.n).unwrap_or_default();
+            format!(
+                "{what}: {} requests, statuses {:?}, mean {:.1} ms, max {:.1} ms",
+                self.n,
+                self.by_status,
+                mean.as_secs_f64() * 1e3,
+                self.max.as_secs_f64() * 1e3
+            )
+        }
+    }
+    let timed = async |path: String| {
+        let started = Instant::now();
+        let (status, headers, _) = get(&app, &path).await;
+        (status, headers.contains_key("age"), started.elapsed())
+    };
+
+    let mode = if freeze { "freeze" } else { "restart" };
+    println!("outage_timeline: {mode} for {secs} s, 20 advertisers answered before");
+    let down_at = Instant::now();
+    if freeze {
+        cluster.freeze();
+    } else {
+        cluster.stop();
+    }
+    let (mut held, mut unseen, mut history) =
+        (Tally::default(), Tally::default(), Tally::default());
+    let (mut i, mut with_age) = (0usize, 0u32);
+    while down_at.elapsed() < Duration::from_secs(secs) {
+        let (s, aged, took) =
+            timed(format!("/recommendations/{}/TopCTR", advertisers[i % 20])).await;
+        held.add(s, took);
+        if aged {
+            with_age += 1;
+        }
+        let (s, _, took) = timed(format!("/recommendations/NEW{i}/TopCTR")).await;
+        unseen.add(s, took);
+        if i % 10 == 0 {
+            let (s, _, took) = timed("/history/ADV00".to_owned()).await;
+            history.add(s, took);
+        }
+        i += 1;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "  during: {} ({with_age} with Age, the rest live cache hits)",
+        held.line("held /recommendations")
+    );
+    println!(
+        "  during: {}",
+        unseen.line("never-answered /recommendations")
+    );
+    println!("  during: {}", history.line("/history"));
+
+    let up_at = Instant::now();
+    if freeze {
+        cluster.thaw();
+    } else {
+        cluster.start_again();
+    }
+    println!(
+        "  pg_ctl start / SIGCONT took {:.1} s",
+        up_at.elapsed().as_secs_f64()
+    );
+    let (mut ready, mut exact, mut live) = (None, None, None);
+    while up_at.elapsed() < Duration::from_secs(30)
+        && (ready.is_none() || exact.is_none() || live.is_none())
+    {
+        if ready.is_none() && get(&app, "/readyz").await.0 == 200 {
+            ready = Some(up_at.elapsed());
+        }
+        if exact.is_none() {
+            let (s, aged, _) = timed(format!(
+                "/recommendations/LATE{}/TopCTR",
+                up_at.elapsed().as_millis()
+            ))
+            .await;
+            let (h, held_aged, _) = timed("/recommendations/ADV00/TopCTR".to_owned()).await;
+            if s == 404 && !aged && h == 200 && !held_aged {
+                exact = Some(up_at.elapsed());
+            }
+        }
+        if live.is_none() && app.metric("adrec_read_cache_live").await == 1.0 {
+            live = Some(up_at.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let s = |d: Option<Duration>| {
+        d.map_or("never (30 s)".to_owned(), |d| {
+            format!("{:.2} s", d.as_secs_f64())
+        })
+    };
+    println!(
+        "  after: /readyz 200 in {}, reads from the database (no Age) in {}, cache live in {}",
+        s(ready),
+        s(exact),
+        s(live)
+    );
+    println!(
+        "  metrics: stale answers {}, entries {}",
+        app.metric("adrec_read_cache_stale_answers_total").await,
+        app.metric("adrec_read_cache_entries").await
+    );
+    app.stop().await;
+}
