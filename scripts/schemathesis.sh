@@ -48,6 +48,10 @@ for day in 2024-11-23 2024-11-24 2024-11-25; do
 done
 echo "schemathesis: seeded 3 days of recommendations in $((SECONDS - started)) s; testing $ADREC_BASE" >&2
 
+# Run from the cache dir: Schemathesis keeps its crash cache (replayed first next time) in
+# ./.schemathesis, which belongs there, not in the repository.
+mkdir -p "$cache/schemathesis"
+cd "$cache/schemathesis"
 SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$root/scripts" \
   "$venv/bin/schemathesis" --no-color run "$ADREC_BASE/openapi.json" \
   --checks all \
