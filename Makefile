@@ -8,7 +8,7 @@ BIN := $(CARGO_TARGET_DIR)/debug/adrec
 RELEASE_BIN := $(CARGO_TARGET_DIR)/release/adrec
 WITH_PG := scripts/with-pg.sh
 
-.PHONY: help demo up test fmt lint build release unit-test api-test airflow-test deploy-check docs-check \
+.PHONY: help demo up test fmt lint build release unit-test api-test api-spec-test airflow-test deploy-check docs-check \
         bench-serve bench-pipeline s3s-fs migrate db-shell clean-test-dbs docker
 
 help:
@@ -45,6 +45,11 @@ unit-test:
 api-test:
 	ADREC_S3S_FS=$$(scripts/s3s-fs.sh) $(WITH_PG) bash -c '$(MAKE) --no-print-directory clean-test-dbs && cargo test --locked --test api'
 
+# Schemathesis (all checks; examples, coverage, fuzzing and stateful phases) against the served
+# /openapi.json, on a database seeded by the pipeline over data/sample.
+api-spec-test: build
+	ADREC_BIN=$(BIN) $(WITH_PG) scripts/schemathesis.sh
+
 # Test databases left by earlier runs. Only idle ones go (no FORCE): another checkout's tests
 # running against the same server keep theirs.
 clean-test-dbs:
@@ -60,7 +65,7 @@ deploy-check:
 docs-check: build
 	$(WITH_PG) scripts/docs-serve-check.sh $(BIN)
 
-test: fmt lint unit-test api-test airflow-test deploy-check docs-check
+test: fmt lint unit-test api-test api-spec-test airflow-test deploy-check docs-check
 	@echo "make test: all green"
 
 bench-serve:

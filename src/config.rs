@@ -10,7 +10,8 @@ use anyhow::{Context, bail};
 use secrecy::SecretString;
 use url::Url;
 
-/// `DATABASE_URL`, `DB_POOL_SIZE`, `PGSSLROOTCERT`.
+/// `DATABASE_URL`, `DB_POOL_SIZE`, `PGSSLROOTCERT`, `DB_POOL_TIMEOUT_SECS`,
+/// `DB_STATEMENT_TIMEOUT_SECS`.
 #[derive(Clone, Debug)]
 pub struct DbConfig {
     /// libpq-style URL; `sslmode=require|verify-ca|verify-full` turns TLS on (certificates are always verified).
@@ -18,6 +19,11 @@ pub struct DbConfig {
     pub pool_size: usize,
     /// Extra CA roots (PEM bundle), e.g. the Amazon RDS bundle; the Mozilla roots are always trusted.
     pub ca_file: Option<PathBuf>,
+    /// The longest wait for a pooled connection, opening one included.
+    pub pool_timeout: Duration,
+    /// The longest a request's database work may take once it has a connection (also Postgres's
+    /// `statement_timeout` on the serving connections).
+    pub statement_timeout: Duration,
 }
 
 /// `RAW_URL`, `WORK_URL`, `RETENTION_DAYS`, `RETENTION_MAX_PRUNE_DATES`, `PUBLISH_MAX_GAP_DAYS`.
@@ -90,6 +96,8 @@ impl DbConfig {
             url: SecretString::from(required("DATABASE_URL")?),
             pool_size: parsed("DB_POOL_SIZE", 16)?,
             ca_file: optional("PGSSLROOTCERT").map(PathBuf::from),
+            pool_timeout: secs("DB_POOL_TIMEOUT_SECS", 2)?,
+            statement_timeout: secs("DB_STATEMENT_TIMEOUT_SECS", 5)?,
         })
     }
 }
@@ -208,6 +216,15 @@ where
             .parse()
             .map_err(|e| anyhow::anyhow!("environment variable {name}={v:?} is invalid: {e}")),
     }
+}
+
+/// Whole seconds, at least 1.
+fn secs(name: &str, default: u64) -> anyhow::Result<Duration> {
+    let n: u64 = parsed(name, default)?;
+    if n == 0 {
+        bail!("environment variable {name} must be at least 1");
+    }
+    Ok(Duration::from_secs(n))
 }
 
 /// A directory URL: always ends with `/` so that joining a relative path stays inside it.

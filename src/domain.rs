@@ -1,4 +1,5 @@
-//! Small domain types shared by the API, the jobs and the database.
+//! Small domain types shared by the API, the jobs and the database. Nothing here knows HTTP:
+//! parse failures are a `DomainError`, which `error::AppError` turns into a 400 at the edge.
 use std::fmt;
 use std::str::FromStr;
 
@@ -6,7 +7,16 @@ use chrono::NaiveDate;
 use postgres_types::{FromSql, ToSql};
 use serde::{Deserialize, Serialize};
 
-use crate::error::AppError;
+/// A value from outside (a URL, a command line) that is not a valid domain value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    #[error(
+        "unknown model {0:?}: expected one of TopCTR, TopProduct (case-insensitive) or top_ctr, top_product"
+    )]
+    UnknownModel(String),
+    #[error("invalid {param} {raw:?}: expected a calendar date formatted {DATE_FORMAT_HINT}")]
+    InvalidDate { param: &'static str, raw: String },
+}
 
 /// The two recommendation models; the Postgres enum `rec_model`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSql, FromSql)]
@@ -30,16 +40,11 @@ impl Model {
     }
 
     /// Accepts `TopCTR`/`TopProduct` (any case) and `top_ctr`/`top_product`.
-    pub fn parse(raw: &str) -> Result<Model, AppError> {
+    pub fn parse(raw: &str) -> Result<Model, DomainError> {
         match raw.to_ascii_lowercase().as_str() {
             "topctr" | "top_ctr" => Ok(Model::TopCtr),
             "topproduct" | "top_product" => Ok(Model::TopProduct),
-            _ => Err(AppError::bad_request(
-                "unknown_model",
-                format!(
-                    "unknown model {raw:?}: expected one of TopCTR, TopProduct (case-insensitive) or top_ctr, top_product"
-                ),
-            )),
+            _ => Err(DomainError::UnknownModel(raw.to_owned())),
         }
     }
 }
@@ -53,7 +58,7 @@ impl fmt::Display for Model {
 pub const DATE_FORMAT_HINT: &str = "YYYY-MM-DD";
 
 /// Parses a strict `YYYY-MM-DD` date (zero-padded), naming the parameter in the error.
-pub fn parse_date(param: &str, raw: &str) -> Result<NaiveDate, AppError> {
+pub fn parse_date(param: &'static str, raw: &str) -> Result<NaiveDate, DomainError> {
     let well_formed = raw.len() == 10
         && raw.bytes().enumerate().all(|(i, b)| {
             if i == 4 || i == 7 {
@@ -65,13 +70,9 @@ pub fn parse_date(param: &str, raw: &str) -> Result<NaiveDate, AppError> {
     well_formed
         .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
         .flatten()
-        .ok_or_else(|| {
-            AppError::bad_request(
-                "invalid_date",
-                format!(
-                    "invalid {param} {raw:?}: expected a calendar date formatted {DATE_FORMAT_HINT}"
-                ),
-            )
+        .ok_or_else(|| DomainError::InvalidDate {
+            param,
+            raw: raw.to_owned(),
         })
 }
 

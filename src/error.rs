@@ -1,13 +1,18 @@
 //! One error type for every handler, mapped to one JSON shape: `{"error":{"code","message"}}`.
 //!
-//! Client errors carry their message as-is. Server errors are logged with their whole cause chain
-//! and answered with an opaque message, so no SQL, path or credential ever reaches a response.
+//! The HTTP edge: the layers below return their own errors (`domain::DomainError`,
+//! `db::DbError`), converted here. Client errors carry their message as-is. Server errors are
+//! logged with their whole cause chain and answered with an opaque message, so no SQL, path or
+//! credential ever reaches a response.
 use std::convert::Infallible;
 
 use serde::Serialize;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reject::Rejection;
 use warp::reply::{Reply, Response};
+
+use crate::db::{DbError, is_connection_error};
+use crate::domain::DomainError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -24,6 +29,8 @@ pub enum AppError {
     #[error("{0}")]
     Unavailable(String),
     #[error(transparent)]
+    Database(#[from] DbError),
+    #[error(transparent)]
     Db(#[from] tokio_postgres::Error),
     #[error(transparent)]
     Pool(#[from] deadpool_postgres::PoolError),
@@ -32,6 +39,16 @@ pub enum AppError {
 }
 
 impl warp::reject::Reject for AppError {}
+
+impl From<DomainError> for AppError {
+    fn from(e: DomainError) -> Self {
+        let code = match e {
+            DomainError::UnknownModel(_) => "unknown_model",
+            DomainError::InvalidDate { .. } => "invalid_date",
+        };
+        AppError::bad_request(code, e.to_string())
+    }
+}
 
 impl AppError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -47,12 +64,18 @@ impl AppError {
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AppError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
-            AppError::Unavailable(_) | AppError::Pool(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
-            }
-            AppError::Db(_) | AppError::Internal(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
+            _ if self.is_unavailable() => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    /// The database (or another dependency) cannot answer now: a 503, worth retrying.
+    fn is_unavailable(&self) -> bool {
+        match self {
+            AppError::Unavailable(_) | AppError::Pool(_) => true,
+            AppError::Database(e) => e.is_unavailable(),
+            AppError::Db(e) => is_connection_error(e),
+            _ => false,
         }
     }
 
@@ -60,11 +83,13 @@ impl AppError {
     pub fn to_response(&self) -> Response {
         let (status, code) = self.status_and_code();
         let message = match &self {
-            AppError::Pool(_) => {
+            AppError::Pool(_) | AppError::Database(_) | AppError::Db(_)
+                if self.is_unavailable() =>
+            {
                 tracing::warn!(error = %chain(&self), "database unavailable");
                 "the database is unavailable; retry later".to_owned()
             }
-            AppError::Db(_) | AppError::Internal(_) => {
+            AppError::Database(_) | AppError::Db(_) | AppError::Internal(_) => {
                 tracing::error!(error = %chain(&self), "request failed");
                 "internal error; the details are in the service log".to_owned()
             }
@@ -77,7 +102,10 @@ impl AppError {
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             AppError::Conflict { location, .. } => {
-                if let Ok(v) = HeaderValue::from_str(location) {
+                // Only a run's path: the runner may name no run (it finished meanwhile).
+                if let Some(id) = crate::routes::conflicting_run(location)
+                    && let Ok(v) = HeaderValue::from_str(&crate::routes::run_path(id))
+                {
                     resp.headers_mut().insert(header::LOCATION, v);
                 }
             }

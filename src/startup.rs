@@ -27,7 +27,7 @@ impl Application {
     /// (port 0 picks a free one). Nothing is served until `run_until_stopped`.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let env = JobEnv::connect(&config.db, &config.storage, &config.engine).await?;
-        let pool = env.pool.clone();
+        let pool = db::Db::new(db::serving_pool(&config.db)?, &config.db);
         let jobs = Arc::new(JobRunner::new(env));
         let orphans = jobs
             .fail_orphans()
@@ -46,7 +46,7 @@ impl Application {
             .await
             .with_context(|| format!("binding {bind}"))?;
         let addr = listener.local_addr()?;
-        let cache = Arc::new(ReadCache::default());
+        let cache = Arc::new(ReadCache::new(config.server.read_cache));
         if config.server.read_cache {
             let listener_cache = cache.clone();
             let connector = db::connector(&config.db)?;

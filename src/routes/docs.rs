@@ -10,10 +10,10 @@ const DOCS_HTML: &str = include_str!("../../static/docs.html");
 /// GET /openapi.json and GET /docs
 pub fn routes() -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
     let spec = warp::path!("openapi.json")
-        .and(warp::get())
+        .and(super::get_or_head())
         .map(|| static_reply(OPENAPI, "application/json"));
     let docs = warp::path!("docs")
-        .and(warp::get())
+        .and(super::get_or_head())
         .map(|| static_reply(DOCS_HTML, "text/html; charset=utf-8"));
     spec.or(docs).unify()
 }

@@ -16,23 +16,19 @@ pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
     let healthz = warp::path!("healthz")
-        .and(warp::get())
+        .and(super::get_or_head())
         .map(|| warp::reply::json(&json!({"status": "ok"})).into_response());
     let readyz = warp::path!("readyz")
-        .and(warp::get())
+        .and(super::get_or_head())
         .and(with_state(state))
         .then(|state: AppState| async move { respond(ready(&state).await) });
     healthz.or(readyz).unify()
 }
 
 async fn ready(state: &AppState) -> Result<Response, AppError> {
-    let check = async {
-        let client = state.pool.get().await?;
-        client.simple_query("SELECT 1").await?;
-        Ok::<_, AppError>(())
-    };
+    let check = state.pool.run(async |c| c.simple_query("SELECT 1").await);
     match tokio::time::timeout(READY_TIMEOUT, check).await {
-        Ok(Ok(())) => Ok(warp::reply::json(&json!({"status": "ready"})).into_response()),
+        Ok(Ok(_)) => Ok(warp::reply::json(&json!({"status": "ready"})).into_response()),
         Ok(Err(e)) => {
             tracing::warn!(error = %crate::error::chain(&e), "readiness check failed");
             Err(AppError::Unavailable("the database is unreachable".into()))

@@ -39,8 +39,8 @@ pub fn route(
     state: AppState,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
     warp::path!("history" / String)
-        .and(warp::get())
-        .and(warp::query::<Query>())
+        .and(super::get_or_head())
+        .and(super::query::<Query>())
         .and(with_state(state))
         .then(|adv: String, q: Query, state: AppState| async move {
             respond(get(&adv, q, &state).await)
@@ -65,8 +65,10 @@ fn parse_days(raw: Option<&str>) -> Result<i32, AppError> {
 async fn get(adv: &str, q: Query, state: &AppState) -> Result<Response, AppError> {
     let advertiser_id = decode_segment("advertiser_id", adv)?;
     let days = parse_days(q.days.as_deref())?;
-    let client = state.pool.get().await?;
-    let history = reads::history(&client, &advertiser_id, days).await?;
+    let history = state
+        .pool
+        .run(async |c| reads::history(c, &advertiser_id, days).await)
+        .await?;
     let (Some(to), false) = (history.latest, history.rows.is_empty()) else {
         return Err(AppError::NotFound(format!(
             "no recommendations for advertiser {advertiser_id:?} in the {days} days ending at the latest published date"

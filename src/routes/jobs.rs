@@ -12,7 +12,7 @@ use warp::http::{StatusCode, header};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::{AppState, with_state};
+use super::{AppState, with_state, within};
 use crate::domain::{Task, parse_date};
 use crate::error::{AppError, respond};
 use crate::jobs::Run;
@@ -34,26 +34,38 @@ impl Auth {
         }
     }
 
-    fn accepts(&self, header: Option<&str>) -> bool {
-        let Some(given) = header
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-        else {
+    /// `Authorization: Bearer <token>`, the scheme in any case and followed by one or more
+    /// spaces (RFC 9110 §11.1, §11.4). Raw bytes: a header that is not UTF-8 is simply wrong.
+    fn accepts(&self, header: Option<&[u8]>) -> bool {
+        let Some(given) = header.and_then(bearer_token) else {
             return false;
         };
         // Check every token (no early exit), so timing does not tell which one matched.
         self.tokens.iter().fold(false, |ok, t| {
-            ok | bool::from(t.expose_secret().as_bytes().ct_eq(given.as_bytes()))
+            ok | bool::from(t.expose_secret().as_bytes().ct_eq(given))
         })
     }
 }
 
+fn bearer_token(header: &[u8]) -> Option<&[u8]> {
+    const SCHEME: &[u8] = b"bearer";
+    let (scheme, rest) = header.split_at_checked(SCHEME.len())?;
+    if !scheme.eq_ignore_ascii_case(SCHEME) || !rest.starts_with(b" ") {
+        return None;
+    }
+    let token = rest.trim_ascii();
+    (!token.is_empty()).then_some(token)
+}
+
 /// Placed after the path filters, so an unknown path is a 404 and not a 401.
 fn authorized(state: AppState) -> impl Filter<Extract = (), Error = Rejection> + Clone {
-    warp::header::optional::<String>("authorization")
+    warp::header::headers_cloned()
         .and(with_state(state))
-        .and_then(|h: Option<String>, state: AppState| async move {
-            if state.auth.accepts(h.as_deref()) {
+        .and_then(|h: warp::http::HeaderMap, state: AppState| async move {
+            if state
+                .auth
+                .accepts(h.get(header::AUTHORIZATION).map(|v| v.as_bytes()))
+            {
                 Ok(())
             } else {
                 Err(warp::reject::custom(AppError::Unauthorized))
@@ -101,9 +113,11 @@ struct TriggerQuery {
     wait: Option<String>,
 }
 
+/// The JSON body: exactly `{"date": "YYYY-MM-DD"}`.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct TriggerBody {
-    date: Option<String>,
+    date: String,
 }
 
 #[derive(Deserialize)]
@@ -123,24 +137,24 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     let trigger = warp::path!("jobs" / Task)
         .and(warp::post())
         .and(authorized(state.clone()))
-        .and(warp::query::<TriggerQuery>())
+        .and(super::query::<TriggerQuery>())
         .and(small_body())
         .and(with_state(state.clone()))
         .then(|task, q, body, state| async move { respond(trigger(task, q, body, state).await) });
     // GET /jobs/runs/{id}?wait=SECONDS
     let get = warp::path!("jobs" / "runs" / String)
-        .and(warp::get())
+        .and(super::get_or_head())
         .and(authorized(state.clone()))
-        .and(warp::query::<WaitQuery>())
+        .and(super::query::<WaitQuery>())
         .and(with_state(state.clone()))
         .then(
             |id: String, q: WaitQuery, state| async move { respond(get_run(&id, q, state).await) },
         );
     // GET /jobs/runs?task=&date=&limit=
     let list = warp::path!("jobs" / "runs")
-        .and(warp::get())
+        .and(super::get_or_head())
         .and(authorized(state.clone()))
-        .and(warp::query::<ListQuery>())
+        .and(super::query::<ListQuery>())
         .and(with_state(state))
         .then(|q: ListQuery, state| async move { respond(list_runs(q, state).await) });
     trigger.or(get).unify().or(list).unify()
@@ -155,26 +169,49 @@ async fn trigger(
     let from_body = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        let b: TriggerBody = serde_json::from_slice(&body).map_err(|e| {
-            AppError::bad_request("invalid_body", format!("invalid JSON body: {e}"))
-        })?;
-        b.date
+        // An object: serde would also take `["2024-05-01"]` for the struct.
+        let b = serde_json::from_slice::<serde_json::Value>(&body)
+            .and_then(|v| match v {
+                serde_json::Value::Object(_) => serde_json::from_value::<TriggerBody>(v),
+                _ => Err(serde::de::Error::custom("the body is not a JSON object")),
+            })
+            .map_err(|e| {
+                AppError::bad_request(
+                    "invalid_body",
+                    format!("invalid JSON body: {e} (expected {{\"date\": \"YYYY-MM-DD\"}})"),
+                )
+            })?;
+        Some(b.date)
     };
-    let raw = q.date.or(from_body).ok_or_else(|| {
-        AppError::bad_request(
-            "missing_date",
-            "missing date: pass ?date=YYYY-MM-DD or a JSON body {\"date\": \"YYYY-MM-DD\"}",
-        )
-    })?;
-    let date: NaiveDate = parse_date("date", &raw)?;
+    let date = trigger_date(q.date.as_deref(), from_body.as_deref())?;
     let wait = parse_wait(q.wait.as_deref())?;
-    let run = state.jobs.start(task, date, "http").await?;
+    let deadline = state.pool.deadline();
+    let run = start(task, date, &state).await?;
     let run = if wait.is_zero() {
         run
     } else {
-        state.jobs.wait(run.id, wait).await?.unwrap_or(run)
+        within(wait + deadline, state.jobs.wait(run.id, wait))
+            .await?
+            .unwrap_or(run)
     };
-    Ok(run_reply(&run))
+    run_reply(&run)
+}
+
+/// Starts the run. A conflict with a run that finished between the insert and the look-up for it
+/// (the runner then names no run) is no conflict any more: try again, once.
+async fn start(task: Task, date: NaiveDate, state: &AppState) -> Result<Run, AppError> {
+    let deadline = state.pool.deadline();
+    match within(deadline, state.jobs.start(task, date, "http")).await {
+        Err(AppError::Conflict { location, .. }) if conflicting_run(&location).is_none() => {
+            within(deadline, state.jobs.start(task, date, "http")).await
+        }
+        other => other,
+    }
+}
+
+/// The run a 409's location names, if any.
+pub fn conflicting_run(location: &str) -> Option<Uuid> {
+    location.strip_prefix("/jobs/runs/")?.parse().ok()
 }
 
 async fn get_run(id: &str, q: WaitQuery, state: AppState) -> Result<Response, AppError> {
@@ -185,8 +222,9 @@ async fn get_run(id: &str, q: WaitQuery, state: AppState) -> Result<Response, Ap
         )
     })?;
     let wait = parse_wait(q.wait.as_deref())?;
-    match state.jobs.wait(id, wait).await? {
-        Some(run) => Ok(run_reply(&run)),
+    let deadline = wait + state.pool.deadline();
+    match within(deadline, state.jobs.wait(id, wait)).await? {
+        Some(run) => run_reply(&run),
         None => Err(AppError::NotFound(format!("no run {id}"))),
     }
 }
@@ -217,33 +255,72 @@ async fn list_runs(q: ListQuery, state: AppState) -> Result<Response, AppError> 
                 )
             })?,
     };
-    let runs = state.jobs.list(task, date, limit).await?;
+    let runs = within(state.pool.deadline(), state.jobs.list(task, date, limit)).await?;
+    let runs = runs.iter().map(run_json).collect::<Result<Vec<_>, _>>()?;
     Ok(warp::reply::json(&serde_json::json!({ "runs": runs })).into_response())
 }
 
-/// `?wait=` in seconds, clamped to what the platform allows.
+/// The one date rule of `POST /jobs/{task}`: the date is required, in the query (`?date=`), in
+/// the JSON body (`{"date": …}`) or in both; each one given must be a valid date, and when both
+/// are given they must be the same date. Anything else is a 400 that says which.
+fn trigger_date(query: Option<&str>, body: Option<&str>) -> Result<NaiveDate, AppError> {
+    let in_query = query.map(|d| parse_date("?date", d)).transpose()?;
+    let in_body = body.map(|d| parse_date("body date", d)).transpose()?;
+    match (in_query, in_body) {
+        (Some(q), Some(b)) if q != b => Err(AppError::bad_request(
+            "conflicting_date",
+            format!(
+                "the query date {q} and the body date {b} differ: give the date once, or the same date in both"
+            ),
+        )),
+        (Some(d), _) | (None, Some(d)) => Ok(d),
+        (None, None) => Err(AppError::bad_request(
+            "missing_date",
+            "missing date: pass ?date=YYYY-MM-DD or a JSON body {\"date\": \"YYYY-MM-DD\"}",
+        )),
+    }
+}
+
+/// `?wait=` in whole seconds, 0 to `MAX_WAIT_SECS`.
 fn parse_wait(raw: Option<&str>) -> Result<Duration, AppError> {
     let Some(raw) = raw else {
         return Ok(Duration::ZERO);
     };
-    let secs: u64 = raw.parse().map_err(|_| {
-        AppError::bad_request(
-            "invalid_wait",
-            format!("invalid wait {raw:?}: expected whole seconds, 0 to {MAX_WAIT_SECS}"),
-        )
-    })?;
-    Ok(Duration::from_secs(secs.min(MAX_WAIT_SECS)))
+    raw.parse::<u64>()
+        .ok()
+        .filter(|s| *s <= MAX_WAIT_SECS)
+        .map(Duration::from_secs)
+        .ok_or_else(|| {
+            AppError::bad_request(
+                "invalid_wait",
+                format!(
+                    "invalid wait {raw:?}: expected whole seconds, 0 to {MAX_WAIT_SECS} (then long-poll GET /jobs/runs/{{id}}?wait=)"
+                ),
+            )
+        })
+}
+
+/// Where a run is answered: `links.self` and `Location`.
+pub fn run_path(id: Uuid) -> String {
+    format!("/jobs/runs/{id}")
+}
+
+/// A run as served, its links built here.
+pub(super) fn run_json(run: &Run) -> Result<serde_json::Value, AppError> {
+    let mut body = serde_json::to_value(run).map_err(anyhow::Error::from)?;
+    body["links"] = serde_json::json!({ "self": run_path(run.id) });
+    Ok(body)
 }
 
 /// 200 for a finished run, 202 (with Location) while it runs.
-fn run_reply(run: &Run) -> Response {
+fn run_reply(run: &Run) -> Result<Response, AppError> {
     let status = if run.is_finished() {
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED
     };
-    let reply = warp::reply::with_status(warp::reply::json(run), status);
-    warp::reply::with_header(reply, header::LOCATION, run.links.self_.as_str()).into_response()
+    let reply = warp::reply::with_status(warp::reply::json(&run_json(run)?), status);
+    Ok(warp::reply::with_header(reply, header::LOCATION, run_path(run.id)).into_response())
 }
 
 #[cfg(test)]
@@ -253,27 +330,66 @@ mod tests {
     #[test]
     fn tokens_are_checked_exactly() {
         let auth = Auth::new(&[SecretString::from("old"), SecretString::from("new-token")]);
-        assert!(auth.accepts(Some("Bearer new-token")));
-        assert!(auth.accepts(Some("Bearer old")));
-        for bad in [
-            None,
-            Some("Bearer "),
-            Some("Bearer new"),
-            Some("new-token"),
-            Some("Basic new-token"),
+        for good in [
+            "Bearer new-token",
+            "Bearer old",
+            "bearer new-token",
+            "BEARER new-token",
+            "Bearer   new-token ",
         ] {
-            assert!(!auth.accepts(bad), "{bad:?}");
+            assert!(auth.accepts(Some(good.as_bytes())), "{good}");
+        }
+        for bad in [
+            "Bearer ",
+            "Bearer new",
+            "new-token",
+            "Basic new-token",
+            "Bearernew-token",
+            "Bearer new-token\u{1}",
+        ] {
+            assert!(!auth.accepts(Some(bad.as_bytes())), "{bad:?}");
+        }
+        assert!(!auth.accepts(None));
+        assert!(!auth.accepts(Some(b"Bearer \xffnew-token")));
+    }
+
+    #[test]
+    fn wait_is_validated() {
+        assert_eq!(parse_wait(None).unwrap(), Duration::ZERO);
+        assert_eq!(
+            parse_wait(Some("110")).unwrap(),
+            Duration::from_secs(MAX_WAIT_SECS)
+        );
+        for bad in ["111", "500", "-1", "soon", "1.5"] {
+            assert!(parse_wait(Some(bad)).is_err(), "{bad}");
         }
     }
 
     #[test]
-    fn wait_is_clamped_and_validated() {
-        assert_eq!(parse_wait(None).unwrap(), Duration::ZERO);
+    fn the_date_is_given_once_or_the_same_twice() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
         assert_eq!(
-            parse_wait(Some("500")).unwrap(),
-            Duration::from_secs(MAX_WAIT_SECS)
+            trigger_date(Some("2024-05-01"), None).unwrap(),
+            d("2024-05-01")
         );
-        assert!(parse_wait(Some("-1")).is_err());
-        assert!(parse_wait(Some("soon")).is_err());
+        assert_eq!(
+            trigger_date(None, Some("2024-05-01")).unwrap(),
+            d("2024-05-01")
+        );
+        assert_eq!(
+            trigger_date(Some("2024-05-01"), Some("2024-05-01")).unwrap(),
+            d("2024-05-01")
+        );
+        let code = |q, b| match trigger_date(q, b) {
+            Err(AppError::BadRequest { code, .. }) => code,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(code(None, None), "missing_date");
+        assert_eq!(
+            code(Some("2024-05-01"), Some("2024-05-02")),
+            "conflicting_date"
+        );
+        assert_eq!(code(Some("2024-05-01"), Some("nope")), "invalid_date");
+        assert_eq!(code(Some("nope"), Some("2024-05-01")), "invalid_date");
     }
 }

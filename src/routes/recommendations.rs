@@ -3,11 +3,14 @@ use anyhow::Context;
 use bytes::Bytes;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
 use warp::Filter;
-use warp::http::StatusCode;
+use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 
 use super::{AppState, decode_segment, with_state};
+use crate::db::cache::Answer;
 use crate::db::reads::{self, Recommendation};
 use crate::domain::{Model, parse_date};
 use crate::error::{AppError, error_json, json_bytes, respond};
@@ -30,8 +33,8 @@ pub fn route(
     state: AppState,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
     warp::path!("recommendations" / String / String)
-        .and(warp::get())
-        .and(warp::query::<Query>())
+        .and(super::get_or_head())
+        .and(super::query::<Query>())
         .and(with_state(state))
         .then(
             |adv: String, model: String, q: Query, state: AppState| async move {
@@ -48,22 +51,59 @@ async fn get(adv: &str, model: &str, q: Query, state: &AppState) -> Result<Respo
         .as_deref()
         .map(|d| parse_date("date", d))
         .transpose()?;
-    // Answers, 404s included, are cached per instance until the next publication (db::cache).
-    let key = format!("{advertiser_id}\0{model}\0{date:?}");
-    if let Some(hit) = state.cache.get(&key) {
-        return Ok(json_bytes(hit.status, hit.body));
+    // Answers, 404s included, are cached per instance (db::cache): until the next publication,
+    // and as the fallback while the database is unavailable.
+    let key = (advertiser_id, model, date);
+    if let Some(hit) = state.cache.fresh(&key) {
+        return Ok(answer_reply(hit, None));
+    }
+    if state.cache.breaker_open()
+        && let Some((held, age)) = state.cache.fallback(&key)
+    {
+        return Ok(answer_reply(held, Some(age)));
     }
     let generation = state.cache.generation();
-    let (status, body) = match lookup(&advertiser_id, model, date, state).await {
-        Ok(body) => (StatusCode::OK, body),
-        Err(AppError::NotFound(message)) => {
-            (StatusCode::NOT_FOUND, error_json("not_found", &message))
+    let answer = match lookup(&key.0, model, date, state).await {
+        Ok(body) => Answer {
+            found: true,
+            body: Bytes::from(body),
+        },
+        Err(AppError::NotFound(message)) => Answer {
+            found: false,
+            body: Bytes::from(error_json("not_found", &message)),
+        },
+        Err(AppError::Database(e)) if e.is_unavailable() => {
+            state.cache.database_failed();
+            return match state.cache.fallback(&key) {
+                Some((held, age)) => Ok(answer_reply(held, Some(age))),
+                None => Err(AppError::Database(e)),
+            };
         }
         Err(e) => return Err(e),
     };
-    let body = Bytes::from(body);
-    state.cache.put(key, generation, status, body.clone());
-    Ok(json_bytes(status, body))
+    state.cache.database_answered();
+    state.cache.put(key, generation, answer.clone());
+    Ok(answer_reply(answer, None))
+}
+
+/// The response for an answer; one served from the cache because the database is unavailable
+/// says how old it is (`Age`) and why (`Cache-Status`, RFC 9211).
+fn answer_reply(answer: Answer, stale: Option<Duration>) -> Response {
+    let status = if answer.found {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    let mut resp = json_bytes(status, answer.body);
+    if let Some(age) = stale {
+        let headers = resp.headers_mut();
+        headers.insert(header::AGE, HeaderValue::from(age.as_secs()));
+        headers.insert(
+            "cache-status",
+            HeaderValue::from_static("adrec; hit; detail=database-unavailable"),
+        );
+    }
+    resp
 }
 
 /// The served JSON, from the database.
@@ -73,10 +113,11 @@ async fn lookup(
     date: Option<NaiveDate>,
     state: &AppState,
 ) -> Result<Vec<u8>, AppError> {
-    let client = state.pool.get().await?;
-    let Some((date, recommendations)) =
-        reads::recommendations(&client, advertiser_id, model, date).await?
-    else {
+    let found = state
+        .pool
+        .run(async |c| reads::recommendations(c, advertiser_id, model, date).await)
+        .await?;
+    let Some((date, recommendations)) = found else {
         let when = date.map_or("the latest published date".to_owned(), |d| d.to_string());
         return Err(AppError::NotFound(format!(
             "no {model} recommendations for advertiser {advertiser_id:?} on {when}"

@@ -4,10 +4,9 @@ use serde::Serialize;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use super::{AppState, with_state};
+use super::{AppState, with_state, within};
 use crate::db::reads::{self, Agreement, Change, PublishedDate};
 use crate::error::{AppError, respond};
-use crate::jobs::Run;
 
 /// How many advertisers `most_changed` lists.
 const MOST_CHANGED: i64 = 10;
@@ -23,7 +22,7 @@ struct Body {
     model_agreement: ModelAgreement,
     most_changed: Vec<Change>,
     /// The most recent run of each task.
-    last_runs: Vec<Run>,
+    last_runs: Vec<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -39,27 +38,37 @@ pub fn route(
     state: AppState,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
     warp::path!("stats")
-        .and(warp::get())
+        .and(super::get_or_head())
         .and(with_state(state))
         .then(|state: AppState| async move { respond(get(&state).await) })
 }
 
 async fn get(state: &AppState) -> Result<Response, AppError> {
-    let client = state.pool.get().await?;
-    let dates = reads::published_dates(&client).await?;
+    let (dates, agreement, most_changed) = state
+        .pool
+        .run(async |c| {
+            let dates = reads::published_dates(c).await?;
+            let latest = dates.first().map(|d| d.date);
+            let previous = dates.get(1).map(|d| d.date);
+            let agreement = match latest {
+                Some(d) => reads::model_agreement(c, d).await?,
+                None => Vec::new(),
+            };
+            let most_changed = match (latest, previous) {
+                (Some(l), Some(p)) => reads::most_changed(c, l, p, MOST_CHANGED).await?,
+                _ => Vec::new(),
+            };
+            Ok((dates, agreement, most_changed))
+        })
+        .await?;
     let latest = dates.first().map(|d| d.date);
     let previous = dates.get(1).map(|d| d.date);
-    let agreement = match latest {
-        Some(d) => reads::model_agreement(&client, d).await?,
-        None => Vec::new(),
-    };
-    let most_changed = match (latest, previous) {
-        (Some(l), Some(p)) => reads::most_changed(&client, l, p, MOST_CHANGED).await?,
-        _ => Vec::new(),
-    };
-    // Give the connection back first: holding one while asking the pool for another can starve it.
-    drop(client);
-    let last_runs = state.jobs.last_runs().await?;
+    // The connection above is back in the pool: the run records come through the job runner's.
+    let last_runs = within(state.pool.deadline(), state.jobs.last_runs()).await?;
+    let last_runs = last_runs
+        .iter()
+        .map(super::jobs::run_json)
+        .collect::<Result<_, _>>()?;
     let n = agreement.len().max(1) as f64;
     let body = Body {
         latest_date: latest,

@@ -1,12 +1,7 @@
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
-
 use crate::helpers::{
     Options, admin_url, assert_error, create_database, spawn_app, spawn_app_with,
 };
+use crate::pg::Proxy;
 
 #[tokio::test]
 async fn healthz_and_readyz_answer() {
@@ -20,48 +15,6 @@ async fn healthz_and_readyz_answer() {
         (200, serde_json::json!({"status": "ready"}))
     );
     app.stop().await;
-}
-
-/// A TCP proxy to Postgres that can be cut (closing every connection and refusing new ones).
-struct Proxy {
-    port: u16,
-    up: Arc<AtomicBool>,
-    cut: Arc<Notify>,
-}
-
-impl Proxy {
-    async fn start(target: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let up = Arc::new(AtomicBool::new(true));
-        let cut = Arc::new(Notify::new());
-        let (up2, cut2) = (up.clone(), cut.clone());
-        tokio::spawn(async move {
-            loop {
-                let (mut client, _) = listener.accept().await.unwrap();
-                if !up2.load(Ordering::SeqCst) {
-                    continue; // dropped: the connection closes at once
-                }
-                let target = target.clone();
-                let cut = cut2.clone();
-                tokio::spawn(async move {
-                    let mut server = TcpStream::connect(target).await.unwrap();
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        () = cut.notified() => {}
-                    }
-                });
-            }
-        });
-        Self { port, up, cut }
-    }
-
-    fn set_up(&self, up: bool) {
-        self.up.store(up, Ordering::SeqCst);
-        if !up {
-            self.cut.notify_waiters();
-        }
-    }
 }
 
 #[tokio::test]

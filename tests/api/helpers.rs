@@ -22,8 +22,13 @@ pub fn admin_url() -> String {
 
 /// A throwaway database, created and then migrated by the app's own startup.
 pub async fn create_database() -> (String, String) {
+    create_database_on(&admin_url()).await
+}
+
+/// The same on the server at `base` (`postgres://user@host:port`).
+pub async fn create_database_on(base: &str) -> (String, String) {
     let name = format!("adrec_test_{}", Uuid::new_v4().simple());
-    let (client, conn) = tokio_postgres::connect(&format!("{}/postgres", admin_url()), NoTls)
+    let (client, conn) = tokio_postgres::connect(&format!("{base}/postgres"), NoTls)
         .await
         .expect("Postgres at ADREC_TEST_PG (start one with `make db-up`)");
     tokio::spawn(conn);
@@ -31,7 +36,7 @@ pub async fn create_database() -> (String, String) {
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .await
         .unwrap();
-    (name.clone(), format!("{}/{name}", admin_url()))
+    (name.clone(), format!("{base}/{name}"))
 }
 
 pub struct TestApp {
@@ -55,6 +60,9 @@ pub struct Options {
     pub retention_days: u32,
     /// JOB_MEMORY_LIMIT for the app.
     pub memory_limit: u64,
+    /// DB_POOL_TIMEOUT_SECS and DB_STATEMENT_TIMEOUT_SECS for the app.
+    pub pool_timeout: Duration,
+    pub statement_timeout: Duration,
 }
 
 impl Default for Options {
@@ -66,6 +74,8 @@ impl Default for Options {
             work_url: None,
             retention_days: 30,
             memory_limit: 512 << 20,
+            pool_timeout: Duration::from_secs(2),
+            statement_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -97,6 +107,8 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     );
     config.db.ca_file = opts.ca_file;
     config.engine.memory_limit = opts.memory_limit;
+    config.db.pool_timeout = opts.pool_timeout;
+    config.db.statement_timeout = opts.statement_timeout;
     let app = Application::build(config).await.expect("the app builds");
     let base = format!("http://{}", app.addr());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -125,6 +137,8 @@ pub fn config(database_url: &str, raw: &str, work: &str, retention_days: u32) ->
             url: SecretString::from(database_url.to_owned()),
             pool_size: 8,
             ca_file: None,
+            pool_timeout: Duration::from_secs(2),
+            statement_timeout: Duration::from_secs(5),
         },
         storage: StorageConfig {
             raw_url: parse_dir_url(raw).unwrap(),
@@ -210,37 +224,7 @@ impl TestApp {
 
     /// Inserts `n` ranked rows for (date, advertiser, model).
     pub async fn seed(&self, date: &str, adv: &str, model: &str, n: i16) {
-        let date: NaiveDate = date.parse().unwrap();
-        for rank in 1..=n {
-            let (score, clicks, imps, views): (f64, Option<i64>, Option<i64>, Option<i64>) =
-                if model == "top_ctr" {
-                    (
-                        1.0 / f64::from(rank),
-                        Some(i64::from(21 - rank)),
-                        Some(100),
-                        None,
-                    )
-                } else {
-                    (
-                        f64::from(100 - rank),
-                        None,
-                        None,
-                        Some(i64::from(100 - rank)),
-                    )
-                };
-            self.db
-                .execute(
-                    "INSERT INTO recommendations VALUES ($1, $2, $3::text::rec_model, $4, $5, $6, $7, $8, $9)",
-                    &[&date, &adv, &model, &rank, &format!("p{rank:02}"), &score, &clicks, &imps, &views],
-                )
-                .await
-                .unwrap();
-        }
-        // As db_writing does: instances drop their read caches.
-        self.db
-            .batch_execute("NOTIFY adrec_published")
-            .await
-            .unwrap();
+        seed(&self.db, date, adv, model, n).await;
     }
 
     /// The value of one metric line of `/metrics`.
@@ -270,6 +254,39 @@ impl TestApp {
             let _ = h.await;
         }
     }
+}
+
+/// Inserts `n` ranked rows for (date, advertiser, model) and notifies, as db_writing does.
+pub async fn seed(db: &tokio_postgres::Client, date: &str, adv: &str, model: &str, n: i16) {
+    let date: NaiveDate = date.parse().unwrap();
+
+    for rank in 1..=n {
+        let (score, clicks, imps, views): (f64, Option<i64>, Option<i64>, Option<i64>) =
+            if model == "top_ctr" {
+                (
+                    1.0 / f64::from(rank),
+                    Some(i64::from(21 - rank)),
+                    Some(100),
+                    None,
+                )
+            } else {
+                (
+                    f64::from(100 - rank),
+                    None,
+                    None,
+                    Some(i64::from(100 - rank)),
+                )
+            };
+        db
+                .execute(
+                    "INSERT INTO recommendations VALUES ($1, $2, $3::text::rec_model, $4, $5, $6, $7, $8, $9)",
+                    &[&date, &adv, &model, &rank, &format!("p{rank:02}"), &score, &clicks, &imps, &views],
+                )
+                .await
+                .unwrap();
+    }
+    // As db_writing does: instances drop their read caches.
+    db.batch_execute("NOTIFY adrec_published").await.unwrap();
 }
 
 /// Writes `content` to `dir/rel`, creating folders.

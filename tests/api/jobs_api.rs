@@ -348,3 +348,90 @@ async fn runs_whose_process_died_are_failed_at_startup_and_live_ones_are_kept() 
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_date_is_required_once_or_the_same_in_query_and_body() {
+    let app = spawn_app().await;
+    let post = async |path: &str, body: Option<&str>| {
+        let mut req = app
+            .client
+            .post(format!("{}{path}", app.base))
+            .bearer_auth(TOKEN);
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_owned());
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    // Refused, each naming what is wrong.
+    for (path, body, code) in [
+        ("/jobs/top_ctr", None, "missing_date"),
+        ("/jobs/top_ctr", Some("{}"), "invalid_body"),
+        ("/jobs/top_ctr", Some(r#"{"date": null}"#), "invalid_body"),
+        (
+            "/jobs/top_ctr",
+            Some(r#"{"date": "2024-05-01", "x": 1}"#),
+            "invalid_body",
+        ),
+        ("/jobs/top_ctr", Some(r#"["2024-05-01"]"#), "invalid_body"),
+        (
+            "/jobs/top_ctr?date=2024-05-01",
+            Some(r#"{"date": "2024-05-02"}"#),
+            "conflicting_date",
+        ),
+        (
+            "/jobs/top_ctr?date=2024-05-01",
+            Some(r#"{"date": "someday"}"#),
+            "invalid_date",
+        ),
+        (
+            "/jobs/top_ctr?date=someday",
+            Some(r#"{"date": "2024-05-01"}"#),
+            "invalid_date",
+        ),
+        (
+            "/jobs/top_ctr?date=2024-05-01&wait=111",
+            None,
+            "invalid_wait",
+        ),
+    ] {
+        let (status, err) = post(path, body).await;
+        assert_eq!(status, 400, "{path} {body:?}: {err}");
+        assert_error(&err, code);
+    }
+    let (_, err) = post(
+        "/jobs/top_ctr?date=2024-05-01",
+        Some(r#"{"date": "2024-05-02"}"#),
+    )
+    .await;
+    let msg = err["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("2024-05-01") && msg.contains("2024-05-02"),
+        "{msg}"
+    );
+    // Accepted: the query, the body, or both the same (each run fails later: no input).
+    for (path, body, date) in [
+        ("/jobs/top_ctr?date=2024-05-01", None, "2024-05-01"),
+        (
+            "/jobs/top_ctr?wait=5",
+            Some(r#"{"date": "2024-05-02"}"#),
+            "2024-05-02",
+        ),
+        (
+            "/jobs/top_ctr?date=2024-05-03&wait=5",
+            Some(r#"{"date": "2024-05-03"}"#),
+            "2024-05-03",
+        ),
+    ] {
+        let (status, run) = post(path, body).await;
+        assert!(
+            status == 200 || status == 202,
+            "{path} {body:?}: {status} {run}"
+        );
+        assert_eq!(run["date"], date);
+    }
+    app.stop().await;
+}
