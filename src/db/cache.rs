@@ -28,6 +28,17 @@ pub struct Cached {
     at: Instant,
 }
 
+/// The cache's state and counters at one moment.
+#[derive(Clone, Copy, Debug)]
+pub struct CacheStats {
+    pub live: bool,
+    pub hits: u64,
+    pub misses: u64,
+    pub entries: u64,
+    /// Times it was emptied: publications, and its connection lost or regained.
+    pub resets: u64,
+}
+
 #[derive(Default)]
 pub struct ReadCache {
     entries: RwLock<HashMap<String, Cached>>,
@@ -55,20 +66,15 @@ impl ReadCache {
         hit
     }
 
-    /// Prometheus text for `/metrics`.
-    pub fn render(&self) -> String {
-        format!(
-            "# HELP adrec_read_cache_live 1 while the read cache is on (its LISTEN connection is up).\n\
-             # TYPE adrec_read_cache_live gauge\n\
-             adrec_read_cache_live {}\n\
-             # HELP adrec_read_cache_lookups_total Read cache lookups while on, by result.\n\
-             # TYPE adrec_read_cache_lookups_total counter\n\
-             adrec_read_cache_lookups_total{{result=\"hit\"}} {}\n\
-             adrec_read_cache_lookups_total{{result=\"miss\"}} {}\n",
-            u8::from(self.live.load(Ordering::Acquire)),
-            self.hits.load(Ordering::Relaxed),
-            self.misses.load(Ordering::Relaxed),
-        )
+    /// Its state and counters, for `/metrics`.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            live: self.live.load(Ordering::Acquire),
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            entries: self.entries.read().expect("poisoned").len() as u64,
+            resets: self.generation.load(Ordering::Acquire),
+        }
     }
 
     /// Take this before reading the database; hand it to `put`.

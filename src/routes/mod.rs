@@ -39,11 +39,11 @@ impl AppState {
         tokens: &[secrecy::SecretString],
     ) -> Self {
         Self {
+            metrics: Arc::new(Metrics::new(pool.clone())),
             pool,
             cache,
             jobs,
             auth: Arc::new(jobs::Auth::new(tokens)),
-            metrics: Arc::new(Metrics::default()),
         }
     }
 }

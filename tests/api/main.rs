@@ -6,6 +6,7 @@ mod health;
 mod helpers;
 mod history;
 mod jobs_api;
+mod metrics;
 mod pipeline;
 mod recommendations;
 mod s3;
