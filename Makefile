@@ -9,7 +9,8 @@ RELEASE_BIN := $(CARGO_TARGET_DIR)/release/adrec
 WITH_PG := scripts/with-pg.sh
 
 .PHONY: help demo up test fmt lint build release unit-test api-test airflow-test deploy-check docs-check \
-        bench-serve bench-pipeline s3s-fs migrate db-shell clean-test-dbs docker
+        bench-serve bench-pipeline s3s-fs migrate db-shell clean-test-dbs docker \
+        dashboard-check monitoring-check
 
 help:
 	@echo "make demo          end to end on local files + a local Postgres, then exit (leaves nothing running)"
@@ -60,7 +61,11 @@ deploy-check:
 docs-check: build
 	$(WITH_PG) scripts/docs-serve-check.sh $(BIN)
 
-test: fmt lint unit-test api-test airflow-test deploy-check docs-check
+# /dashboard in headless Chromium after the demo pipeline; screenshots in $(ADREC_CACHE)/dashboard/.
+dashboard-check: build
+	$(WITH_PG) scripts/dashboard-check.sh $(BIN)
+
+test: fmt lint unit-test api-test airflow-test deploy-check docs-check dashboard-check
 	@echo "make test: all green"
 
 bench-serve:

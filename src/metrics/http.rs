@@ -7,10 +7,11 @@ use super::text::{Counter, Encoder, Histogram, HistogramData, Kind};
 /// Every route adrec answers, as the templates `/openapi.json` documents (a unit test holds
 /// the two together), so label cardinality stays fixed whatever paths clients send. A
 /// `{param}` segment matches any one segment; a path matching none is `other`.
-pub const ROUTES: [&str; 12] = [
+pub const ROUTES: [&str; 13] = [
     "/recommendations/{advertiser_id}/{model}",
     "/history/{advertiser_id}",
     "/stats",
+    "/dashboard",
     "/healthz",
     "/readyz",
     "/metrics",
@@ -164,6 +165,7 @@ mod tests {
         assert_eq!(route("/jobs/runs"), "/jobs/runs");
         assert_eq!(route("/jobs/runs/"), "/jobs/runs");
         assert_eq!(route("/jobs/top_ctr"), "/jobs/{task}");
+        assert_eq!(route("/dashboard/"), "/dashboard");
         assert_eq!(route("/docs"), "/docs");
         assert_eq!(route("/"), OTHER);
         assert_eq!(route("/recommendations//TopCTR"), OTHER);

@@ -1,6 +1,7 @@
 //! The route table. Each resource has its own file with its filters (documented with the route
 //! they answer) and handlers; this file only chains them and adds the cross-cutting parts:
 //! the single rejection handler and per-route metrics.
+mod dashboard;
 mod docs;
 mod health;
 mod history;
@@ -56,6 +57,8 @@ pub fn routes(
         .or(history::route(state.clone()))
         .unify()
         .or(stats::route(state.clone()))
+        .unify()
+        .or(dashboard::route(state.clone()))
         .unify()
         .or(health::routes(state.clone()))
         .unify()
