@@ -61,11 +61,16 @@ deploy-check:
 docs-check: build
 	$(WITH_PG) scripts/docs-serve-check.sh $(BIN)
 
+# infra/monitoring/: promtool config and rule tests, compose.yaml's schema, a real Prometheus
+# scraping a live adrec (series, recording rules, alerts), the Grafana dashboard's queries.
+monitoring-check: build
+	$(WITH_PG) scripts/monitoring-check.sh $(BIN)
+
 # /dashboard in headless Chromium after the demo pipeline; screenshots in $(ADREC_CACHE)/dashboard/.
 dashboard-check: build
 	$(WITH_PG) scripts/dashboard-check.sh $(BIN)
 
-test: fmt lint unit-test api-test airflow-test deploy-check docs-check dashboard-check
+test: fmt lint unit-test api-test airflow-test deploy-check docs-check dashboard-check monitoring-check
 	@echo "make test: all green"
 
 bench-serve:
