@@ -16,7 +16,8 @@ help:
 	@echo "make demo          end to end on local files + a local Postgres, then exit (leaves nothing running)"
 	@echo "make up            the same, but keep the service running"
 	@echo "make test          everything CI runs: fmt, clippy, unit + integration tests (Postgres, S3),"
-	@echo "                   Airflow DAG tests, infra lint, the /docs page in Chromium"
+	@echo "                   Airflow DAG tests, infra lint, /docs and /dashboard in Chromium,"
+	@echo "                   Prometheus rules and a live scrape (infra/monitoring)"
 	@echo "make bench-serve   read-path load test (req/s, p50/p99)"
 	@echo "make bench-pipeline  a 10M-event day through the service vs DuckDB on the same files"
 
