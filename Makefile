@@ -9,13 +9,15 @@ RELEASE_BIN := $(CARGO_TARGET_DIR)/release/adrec
 WITH_PG := scripts/with-pg.sh
 
 .PHONY: help demo up test fmt lint build release unit-test api-test api-spec-test airflow-test deploy-check docs-check \
-        bench-serve bench-pipeline s3s-fs migrate db-shell clean-test-dbs docker
+        bench bench-serve bench-pipeline s3s-fs migrate db-shell clean-test-dbs docker \
+        dashboard-check monitoring-check
 
 help:
 	@echo "make demo          end to end on local files + a local Postgres, then exit (leaves nothing running)"
 	@echo "make up            the same, but keep the service running"
 	@echo "make test          everything CI runs: fmt, clippy, unit + integration tests (Postgres, S3),"
-	@echo "                   Airflow DAG tests, infra lint, the /docs page in Chromium"
+	@echo "                   Airflow DAG tests, infra lint, /docs and /dashboard in Chromium,"
+	@echo "                   Prometheus rules and a live scrape (infra/monitoring)"
 	@echo "make bench-serve   read-path load test (req/s, p50/p99)"
 	@echo "make bench-pipeline  a 10M-event day through the service vs DuckDB on the same files"
 
@@ -65,7 +67,16 @@ deploy-check:
 docs-check: build
 	$(WITH_PG) scripts/docs-serve-check.sh $(BIN)
 
-test: fmt lint unit-test api-test api-spec-test airflow-test deploy-check docs-check
+# infra/monitoring/: promtool config and rule tests, compose.yaml's schema, a real Prometheus
+# scraping a live adrec (series, recording rules, alerts), the Grafana dashboard's queries.
+monitoring-check: build
+	$(WITH_PG) scripts/monitoring-check.sh $(BIN)
+
+# /dashboard in headless Chromium after the demo pipeline; screenshots in $(ADREC_CACHE)/dashboard/.
+dashboard-check: build
+	$(WITH_PG) scripts/dashboard-check.sh $(BIN)
+
+test: fmt lint unit-test api-test api-spec-test airflow-test deploy-check docs-check dashboard-check monitoring-check
 	@echo "make test: all green"
 
 bench-serve:

@@ -15,7 +15,7 @@ source "$here/scripts/lib.sh"
 trap 'stop_adrec; rm -rf "$work"' EXIT
 start_adrec "$(fresh_db adrec_demo)" "$raw" "$work/work"
 base=$ADREC_BASE
-echo "== adrec serving at $base"
+echo "== adrec serving at $base (dashboard: $base/dashboard)"
 
 show() { python3 "$here/scripts/demo_show.py" "$1"; }
 for d in "${days[@]}"; do
@@ -38,7 +38,7 @@ curl -sS "$base/recommendations/$adv/TopViews"; echo
 
 if [ "$keep" = "--keep" ]; then
   echo
-  echo "adrec keeps running at $base  (API reference: $base/docs)"
+  echo "adrec keeps running at $base  (API reference: $base/docs, dashboard: $base/dashboard)"
   echo "  export TOKEN=$ADREC_TOKEN"
   echo "  curl -X POST -H \"Authorization: Bearer \$TOKEN\" \"$base/jobs/top_ctr?date=${days[0]}&wait=100\""
   echo "Ctrl-C stops it."

@@ -61,6 +61,21 @@ struct Entry {
     at: Instant,
 }
 
+/// The cache's state and counters at one moment.
+#[derive(Clone, Copy, Debug)]
+pub struct CacheStats {
+    pub live: bool,
+    pub hits: u64,
+    pub misses: u64,
+    pub entries: u64,
+    /// Times it was emptied: publications, and its connection lost or regained.
+    pub resets: u64,
+    /// Answers served from the cache because the database was unavailable.
+    pub stale_answers: u64,
+    /// True while held answers are served without trying the database (it just failed a read).
+    pub database_unavailable: bool,
+}
+
 pub struct ReadCache {
     entries: moka::sync::Cache<Key, Arc<Entry>>,
     /// False with `READ_CACHE=false`: nothing is stored or answered.
@@ -173,32 +188,17 @@ impl ReadCache {
         self.epoch.elapsed().as_millis() as u64
     }
 
-    /// Prometheus text for `/metrics`.
-    pub fn render(&self) -> String {
-        format!(
-            "# HELP adrec_read_cache_live 1 while the read cache is on (its LISTEN connection is up).\n\
-             # TYPE adrec_read_cache_live gauge\n\
-             adrec_read_cache_live {}\n\
-             # HELP adrec_read_cache_lookups_total Read cache lookups while on, by result.\n\
-             # TYPE adrec_read_cache_lookups_total counter\n\
-             adrec_read_cache_lookups_total{{result=\"hit\"}} {}\n\
-             adrec_read_cache_lookups_total{{result=\"miss\"}} {}\n\
-             # HELP adrec_read_cache_stale_answers_total Answers served from the read cache because the database was unavailable.\n\
-             # TYPE adrec_read_cache_stale_answers_total counter\n\
-             adrec_read_cache_stale_answers_total {}\n\
-             # HELP adrec_read_cache_database_unavailable 1 while held answers are served without the database (it just failed a read).\n\
-             # TYPE adrec_read_cache_database_unavailable gauge\n\
-             adrec_read_cache_database_unavailable {}\n\
-             # HELP adrec_read_cache_entries Answers held by the read cache (the outage fallback included).\n\
-             # TYPE adrec_read_cache_entries gauge\n\
-             adrec_read_cache_entries {}\n",
-            u8::from(self.live.load(Ordering::Acquire)),
-            self.hits.load(Ordering::Relaxed),
-            self.misses.load(Ordering::Relaxed),
-            self.stale_answers.load(Ordering::Relaxed),
-            u8::from(self.breaker_open()),
-            self.entries.entry_count(),
-        )
+    /// The cache's state and counters now, for `/metrics`.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            live: self.live.load(Ordering::Acquire),
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            entries: self.entries.entry_count(),
+            resets: self.generation.load(Ordering::Acquire),
+            stale_answers: self.stale_answers.load(Ordering::Relaxed),
+            database_unavailable: self.breaker_open(),
+        }
     }
 
     /// A notification: what is held is known to be stale.

@@ -124,6 +124,11 @@ impl Db {
     pub fn status(&self) -> deadpool_postgres::Status {
         self.pool.status()
     }
+
+    /// The pool itself, for callers that bound their own calls (the metrics refresh).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
 }
 
 /// How to open a connection: the parsed URL and the TLS connector.

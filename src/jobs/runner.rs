@@ -13,6 +13,7 @@ use super::tasks::{self, Failure, RunCtx};
 use super::{JobEnv, Progress, StageResult};
 use crate::domain::Task;
 use crate::error::AppError;
+pub use crate::metrics::JobMetrics;
 
 /// No stage may run longer than this; Airflow retries a failed one.
 const JOB_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -202,54 +203,5 @@ fn failure(message: &str) -> Failure {
     Failure {
         error: anyhow::anyhow!("{message}"),
         partial: StageResult::default(),
-    }
-}
-
-/// Job counters and durations for `/metrics`.
-#[derive(Default)]
-pub struct JobMetrics {
-    /// Per task (in `Task::ALL` order): succeeded, failed, total seconds (as micros).
-    counts: [[std::sync::atomic::AtomicU64; 3]; 5],
-}
-
-impl JobMetrics {
-    fn observe(&self, task: Task, ok: bool, secs: f64) {
-        use std::sync::atomic::Ordering::Relaxed;
-        let i = Task::ALL
-            .iter()
-            .position(|t| *t == task)
-            .expect("known task");
-        self.counts[i][usize::from(!ok)].fetch_add(1, Relaxed);
-        self.counts[i][2].fetch_add((secs * 1e6) as u64, Relaxed);
-    }
-
-    pub fn render(&self) -> String {
-        use std::fmt::Write;
-        use std::sync::atomic::Ordering::Relaxed;
-        let mut out = String::from(
-            "# HELP adrec_job_runs_total Job runs finished by this process, by task and status.\n\
-             # TYPE adrec_job_runs_total counter\n",
-        );
-        for (task, c) in Task::ALL.iter().zip(&self.counts) {
-            for (status, n) in [("succeeded", &c[0]), ("failed", &c[1])] {
-                let _ = writeln!(
-                    out,
-                    "adrec_job_runs_total{{task=\"{task}\",status=\"{status}\"}} {}",
-                    n.load(Relaxed)
-                );
-            }
-        }
-        out.push_str(
-            "# HELP adrec_job_seconds_total Time spent in finished job runs, by task.\n\
-             # TYPE adrec_job_seconds_total counter\n",
-        );
-        for (task, c) in Task::ALL.iter().zip(&self.counts) {
-            let _ = writeln!(
-                out,
-                "adrec_job_seconds_total{{task=\"{task}\"}} {}",
-                c[2].load(Relaxed) as f64 / 1e6
-            );
-        }
-        out
     }
 }

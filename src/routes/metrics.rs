@@ -1,27 +1,23 @@
-//! `GET /metrics`: Prometheus text format.
+//! `GET /metrics`: Prometheus text format, from the one registry in `crate::metrics`.
 use warp::http::header::CONTENT_TYPE;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use super::AppState;
+use super::{AppState, with_state};
 
 /// GET /metrics
 pub fn route(
     state: AppState,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    warp::path!("metrics").and(warp::get()).map(move || {
-        let mut text = state.metrics.render();
-        text.push_str(&state.jobs.metrics.render());
-        text.push_str(&state.cache.render());
-        let pool = state.pool.status();
-        text.push_str(&format!(
-            "# HELP adrec_db_pool_connections Database pool connections by state.\n\
-             # TYPE adrec_db_pool_connections gauge\n\
-             adrec_db_pool_connections{{state=\"open\"}} {}\n\
-             adrec_db_pool_connections{{state=\"idle\"}} {}\n\
-             adrec_db_pool_connections{{state=\"waiting\"}} {}\n",
-            pool.size, pool.available, pool.waiting
-        ));
-        warp::reply::with_header(text, CONTENT_TYPE, "text/plain; version=0.0.4").into_response()
-    })
+    warp::path!("metrics")
+        .and(super::get_or_head())
+        .and(with_state(state))
+        .then(|state: AppState| async move {
+            let text = state
+                .metrics
+                .render(&state.jobs.metrics, state.cache.stats())
+                .await;
+            warp::reply::with_header(text, CONTENT_TYPE, "text/plain; version=0.0.4")
+                .into_response()
+        })
 }

@@ -2,6 +2,7 @@
 //! they answer) and handlers; this file chains them and adds the cross-cutting parts: the single
 //! rejection handler, `Allow` on 405 (and OPTIONS), HEAD wherever GET is answered, strict
 //! decoding of path segments and query strings, and per-route metrics.
+mod dashboard;
 mod docs;
 mod health;
 mod history;
@@ -47,11 +48,11 @@ impl AppState {
         tokens: &[secrecy::SecretString],
     ) -> Self {
         Self {
+            metrics: Arc::new(Metrics::new(pool.pool().clone())),
             pool,
             cache,
             jobs,
             auth: Arc::new(jobs::Auth::new(tokens)),
-            metrics: Arc::new(Metrics::default()),
         }
     }
 }
@@ -64,6 +65,8 @@ pub fn routes(
         .or(history::route(state.clone()))
         .unify()
         .or(stats::route(state.clone()))
+        .unify()
+        .or(dashboard::route(state.clone()))
         .unify()
         .or(health::routes(state.clone()))
         .unify()

@@ -2,12 +2,14 @@
 //! the service started on port 0 through the same startup code as `main`, requests over HTTP.
 //! Needs a Postgres at ADREC_TEST_PG (default postgres://postgres@127.0.0.1:5432); `make test`
 //! starts one if none answers. `TEST_LOG=1` shows the service's logs.
+mod dashboard;
 mod engine;
 mod health;
 mod helpers;
 mod history;
 mod http;
 mod jobs_api;
+mod metrics;
 mod outage;
 mod pg;
 mod pipeline;
