@@ -7,7 +7,8 @@
 //!
 //! * running: `runner` (start, wait, heartbeats, orphans), `runs` (the `job_runs` records),
 //!   `tasks` (task → stage; `pipeline`), `progress`;
-//! * stages: `filter_data`, `top_ctr`, `top_product` (both on `model_stage`), `db_writing`;
+//! * stages: `filter_data`, `top_ctr`, `top_product` (both on `model_stage`), `db_writing`
+//!   (with `publish_policy`: which dates it may publish, how much it may prune);
 //! * the engine: `engine` (query runtime, memory pool), `scan` (the raw-log data source),
 //!   `session` (tables and parameters for the SQL);
 //! * storage: `storage` and `aws` (object stores, S3), `inputs` (finding a day's raw files),
@@ -20,6 +21,7 @@ mod inputs;
 mod model_stage;
 pub mod output;
 pub mod progress;
+mod publish_policy;
 mod runner;
 mod runs;
 pub mod scan;
@@ -31,9 +33,10 @@ mod top_product;
 
 use anyhow::Context;
 
-pub use db_writing::{PUBLISH_SQL, PublishPolicy};
+pub use db_writing::PUBLISH_SQL;
 pub use engine::Engine;
 pub use progress::{Progress, ProgressReport};
+pub use publish_policy::PublishPolicy;
 pub use runner::{JobMetrics, JobRunner};
 pub use runs::{ALL_SQL as RUNS_SQL, Run, RunStatus};
 pub use storage::Storage;
