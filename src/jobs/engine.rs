@@ -77,10 +77,18 @@ impl Engine {
 
     /// A session for one query or stage, sharing the engine's memory pool and stores.
     pub fn session(&self) -> SessionContext {
-        let config = SessionConfig::new()
-            .with_target_partitions(self.threads)
-            .with_information_schema(false);
-        SessionContext::new_with_config_rt(config, self.env.clone())
+        self.session_with_partitions(self.threads)
+    }
+
+    /// A session whose plans have `partitions` partitions (run by the engine's threads).
+    /// `DATAFUSION_*` environment variables set DataFusion options (e.g.
+    /// `DATAFUSION_EXECUTION_BATCH_SIZE`); the partition count is set here unless given there.
+    pub fn session_with_partitions(&self, partitions: usize) -> SessionContext {
+        let mut config = SessionConfig::from_env().unwrap_or_default();
+        if std::env::var_os("DATAFUSION_EXECUTION_TARGET_PARTITIONS").is_none() {
+            config = config.with_target_partitions(partitions);
+        }
+        SessionContext::new_with_config_rt(config.with_information_schema(false), self.env.clone())
     }
 
     /// The runtime that does object-store I/O (the service's).

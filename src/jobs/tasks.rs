@@ -53,40 +53,68 @@ async fn run_stage(env: &JobEnv, task: Task, run: &RunCtx<'_>) -> anyhow::Result
     }
 }
 
-/// The four stages in order, stopping at the first failure. Each stage's result (or error)
-/// goes into the run's details as soon as it is known.
+/// The four stages in order, stopping at the first failure; top_ctr and top_product, which
+/// both read filter_data's output and nothing of each other, run side by side (as the DAG
+/// runs them). Each stage's result (or error) goes into the run's details as it is known.
 async fn pipeline(env: &JobEnv, run: &RunCtx<'_>) -> Result<StageResult, Failure> {
     let mut total = StageResult {
         details: json!({}),
         ..StageResult::default()
     };
-    for (i, stage) in STAGES.into_iter().enumerate() {
-        run.progress.stage(stage, i as u32 + 1, STAGES.len() as u32);
+    let steps = STAGES.len() as u32;
+    let timed = |stage: Task| async move {
         let started = Instant::now();
-        match Box::pin(run_stage(env, stage, run)).await {
-            Ok(r) => {
-                if stage == Task::FilterData {
-                    total.rows_in = r.rows_in;
-                    total.bad_rows = r.bad_rows;
-                }
-                if stage == Task::DbWriting {
-                    total.rows_out = r.rows_out;
-                }
-                total.details[stage.as_str()] = json!({
-                    "rows_in": r.rows_in, "rows_out": r.rows_out, "bad_rows": r.bad_rows,
-                    "seconds": started.elapsed().as_secs_f64(), "details": r.details,
-                });
-            }
-            Err(e) => {
-                total.details[stage.as_str()] = json!({
-                    "seconds": started.elapsed().as_secs_f64(), "error": format!("{e:#}"),
-                });
-                return Err(Failure {
-                    error: e.context(format!("stage {stage} failed")),
-                    partial: total,
-                });
-            }
-        }
+        let r = Box::pin(run_stage(env, stage, run)).await;
+        (stage, r, started.elapsed().as_secs_f64())
+    };
+    let fail = |error: anyhow::Error, total: StageResult| Failure {
+        error,
+        partial: total,
+    };
+    run.progress.stage(Task::FilterData, 1, steps);
+    let first = timed(Task::FilterData).await;
+    if let Err(e) = record(&mut total, first) {
+        return Err(fail(e, total));
+    }
+    run.progress.stage(Task::TopCtr, 2, steps);
+    let (ctr, product) = tokio::join!(timed(Task::TopCtr), timed(Task::TopProduct));
+    let ctr = record(&mut total, ctr);
+    let product = record(&mut total, product);
+    if let Err(e) = ctr.and(product) {
+        return Err(fail(e, total));
+    }
+    run.progress.stage(Task::DbWriting, 4, steps);
+    let last = timed(Task::DbWriting).await;
+    if let Err(e) = record(&mut total, last) {
+        return Err(fail(e, total));
     }
     Ok(total)
+}
+
+/// Adds a stage's outcome to the pipeline's; returns its error, naming the stage.
+fn record(
+    total: &mut StageResult,
+    (stage, result, seconds): (Task, anyhow::Result<StageResult>, f64),
+) -> anyhow::Result<()> {
+    match result {
+        Ok(r) => {
+            if stage == Task::FilterData {
+                total.rows_in = r.rows_in;
+                total.bad_rows = r.bad_rows;
+            }
+            if stage == Task::DbWriting {
+                total.rows_out = r.rows_out;
+            }
+            total.details[stage.as_str()] = json!({
+                "rows_in": r.rows_in, "rows_out": r.rows_out, "bad_rows": r.bad_rows,
+                "seconds": seconds, "details": r.details,
+            });
+            Ok(())
+        }
+        Err(e) => {
+            total.details[stage.as_str()] =
+                json!({ "seconds": seconds, "error": format!("{e:#}") });
+            Err(e.context(format!("stage {stage} failed")))
+        }
+    }
 }

@@ -14,7 +14,6 @@
 //! (a known date per file) may leave the trailing date field out.
 use std::sync::Arc;
 
-use datafusion::arrow::array::builder::make_view;
 use datafusion::arrow::array::{
     ArrayRef, Date32Array, RecordBatch, RecordBatchOptions, StringViewArray,
 };
@@ -100,67 +99,82 @@ impl Parser {
         let bytes: &[u8] = buf;
 
         let mut batch = BatchBuilder::new(&self.projection, columns, self.batch_rows);
+        // Field bounds of the current line; only the first `n_cols` are kept.
         let mut fields = [(0u32, 0u32); MAX_FIELDS];
-        let mut pos = 0usize;
-        while pos < bytes.len() {
-            let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
-            let (start, next) = (pos, end + 1);
-            pos = next;
-            let mut stop = end;
+        let (mut commas, mut line_start, mut field_start) = (0usize, 0usize, 0usize);
+        // The last well-formed date of another day seen, so that it is validated once.
+        let mut other_day: Option<[u8; 10]> = None;
+        // One pass over every comma and line end (SIMD), rather than a search per line and field.
+        let mut delims = memchr::memchr2_iter(b',', b'\n', bytes);
+        loop {
+            let p = match delims.next() {
+                Some(p) if bytes[p] == b',' => {
+                    if commas < n_cols - 1 {
+                        fields[commas] = (field_start as u32, p as u32);
+                    }
+                    commas += 1;
+                    field_start = p + 1;
+                    continue;
+                }
+                Some(p) => p,
+                None if line_start < bytes.len() => bytes.len(), // the file's last line
+                None => break,
+            };
+            let (start, fields_given) = (line_start, (commas + 1).min(n_cols));
+            let too_many = commas >= n_cols;
+            line_start = p + 1;
+            commas = 0;
+            let mut stop = p;
             if stop > start && bytes[stop - 1] == b'\r' {
                 stop -= 1;
             }
-            let line = &bytes[start..stop];
-            if line.iter().all(|&b| b == b' ') {
+            if !too_many {
+                fields[fields_given - 1] = (field_start as u32, stop as u32);
+            }
+            field_start = p + 1;
+            if bytes[start..stop].iter().all(|&b| b == b' ') {
                 counts.blank += 1;
                 continue;
             }
             // Faults are sorted: skip those before this line, see whether one falls inside it.
-            while bad_iter.next_if(|&p| p < start).is_some() {}
-            if bad_iter.peek().is_some_and(|&p| p < end) {
+            while bad_iter.next_if(|&f| f < start).is_some() {}
+            if bad_iter.peek().is_some_and(|&f| f < p) {
                 counts.bad_encoding += 1;
                 continue;
             }
-            // Split on commas, trimming spaces.
-            let mut n = 0;
-            let mut f_start = start;
-            let mut too_many = false;
-            for i in memchr::memchr_iter(b',', line)
-                .map(|i| start + i)
-                .chain([stop])
-            {
-                if n == n_cols {
-                    too_many = true;
-                    break;
-                }
-                let (a, b) = trim(bytes, f_start, i);
-                fields[n] = (a as u32, b as u32);
-                n += 1;
-                f_start = i + 1;
-            }
-            let date_given = n == n_cols;
-            if too_many || !(date_given || (short_ok && n == n_cols - 1)) {
+            let date_given = fields_given == n_cols;
+            if too_many || !(date_given || (short_ok && fields_given == n_cols - 1)) {
                 counts.malformed += 1;
                 continue;
             }
-            if columns[..n]
-                .iter()
-                .zip(&fields[..n])
-                .any(|(c, (a, b))| c.required && a == b)
-            {
+            let mut empty = false;
+            for (c, f) in columns[..fields_given].iter().zip(&mut fields) {
+                let (a, b) = trim(bytes, f.0 as usize, f.1 as usize);
+                *f = (a as u32, b as u32);
+                empty |= c.required && a == b;
+            }
+            if empty {
                 counts.malformed += 1;
                 continue;
             }
             let date = match date_col {
                 None => 0,
-                Some(i) if !date_given && i == n_cols - 1 => partition_date.unwrap_or_default(),
+                Some(_) if !date_given => partition_date.unwrap_or_default(),
                 Some(i) => {
                     let (a, b) = fields[i];
                     let text = &bytes[a as usize..b as usize];
-                    match self.day {
-                        Some((day, day_text)) if text == day_text => day,
+                    let exact = <&[u8; 10]>::try_from(text).ok();
+                    match (self.day, exact) {
+                        (Some((day, day_text)), Some(t)) if *t == day_text => day,
+                        (Some(_), Some(t)) if other_day == Some(*t) => {
+                            counts.other_day += 1;
+                            continue;
+                        }
                         _ => match parse_ymd(text) {
-                            Some(d) => d,
+                            Some(d) => {
+                                other_day = exact.copied();
+                                d
+                            }
                             None => {
                                 counts.bad_date += 1;
                                 continue;
@@ -233,7 +247,7 @@ impl<'a> BatchBuilder<'a> {
             match kind {
                 ColumnKind::Text => {
                     let (a, b) = fields[col];
-                    self.views[t].push(make_view(&bytes[a as usize..b as usize], 0, a));
+                    self.views[t].push(view(&bytes[a as usize..b as usize], a));
                     t += 1;
                 }
                 ColumnKind::Date => {
@@ -277,6 +291,22 @@ impl<'a> BatchBuilder<'a> {
             columns,
             &options,
         )?)
+    }
+}
+
+/// The `Utf8View` view of `v`, found at `offset` in buffer 0: inline up to 12 bytes, else its
+/// length, 4-byte prefix, buffer and offset (arrow's `make_view`, small enough to inline here).
+#[inline(always)]
+pub(super) fn view(v: &[u8], offset: u32) -> u128 {
+    let len = v.len() as u32;
+    if len <= 12 {
+        let mut inline = [0u8; 16];
+        inline[..4].copy_from_slice(&len.to_le_bytes());
+        inline[4..4 + v.len()].copy_from_slice(v);
+        u128::from_le_bytes(inline)
+    } else {
+        let prefix = u32::from_le_bytes([v[0], v[1], v[2], v[3]]);
+        u128::from(len) | (u128::from(prefix) << 32) | (u128::from(offset) << 96)
     }
 }
 

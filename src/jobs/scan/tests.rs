@@ -281,3 +281,12 @@ async fn the_table_scans_with_sql() {
         (text.len() as u64 - 35, text.len() as u64)
     );
 }
+
+#[test]
+fn views_are_arrows_own() {
+    use datafusion::arrow::array::builder::make_view;
+    let text = b"abcdefghijklmnopqrstuvwxyz";
+    for len in 0..text.len() {
+        assert_eq!(super::parse::view(&text[..len], 7), make_view(&text[..len], 0, 7), "{len}");
+    }
+}
