@@ -39,6 +39,11 @@ enum Command {
         /// The logical date whose logs are processed, YYYY-MM-DD.
         #[arg(long, value_parser = parse_day)]
         date: NaiveDate,
+        /// Let db_writing publish a date it would refuse (in the future, more than
+        /// PUBLISH_MAX_GAP_DAYS after the latest, or past retention) and prune more than
+        /// RETENTION_MAX_PRUNE_DATES dates. Recorded in the run.
+        #[arg(long)]
+        force: bool,
     },
     /// Write deterministic synthetic logs in the course layout (advertiser_ids, product_views, ads_views).
     GenData(GenOptions),
@@ -67,11 +72,11 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             println!(
                 "applied {} migration(s) {applied:?}; schema is at V{}",
                 applied.len(),
-                db::MIGRATIONS.len()
+                db::MIGRATIONS.last().map_or(0, |m| m.0)
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { task, date } => run_task(task, date).await,
+        Command::Run { task, date, force } => run_task(task, date, force).await,
         Command::GenData(opts) => {
             let summary = gen_data::generate(&opts)?;
             println!("{summary}");
@@ -80,7 +85,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn run_task(task: Task, date: NaiveDate) -> anyhow::Result<ExitCode> {
+async fn run_task(task: Task, date: NaiveDate, force: bool) -> anyhow::Result<ExitCode> {
     let env = JobEnv::connect(
         &DbConfig::from_env()?,
         &StorageConfig::from_env()?,
@@ -89,7 +94,7 @@ async fn run_task(task: Task, date: NaiveDate) -> anyhow::Result<ExitCode> {
     .await?;
     let runner = Arc::new(JobRunner::new(env));
     let run = runner
-        .start(task, date, "cli")
+        .start(task, date, "cli", force)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut shown = ProgressLine::new();
@@ -175,5 +180,31 @@ impl ProgressLine {
         if self.tty && self.last.is_some() {
             eprintln!();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_takes_force() {
+        let parse = |args: &[&str]| match Cli::try_parse_from(args).map(|c| c.command) {
+            Ok(Command::Run { task, date, force }) => (task, date.to_string(), force),
+            _ => panic!("{args:?}"),
+        };
+        assert_eq!(
+            parse(&[
+                "adrec",
+                "run",
+                "db_writing",
+                "--date",
+                "2024-06-15",
+                "--force"
+            ]),
+            (Task::DbWriting, "2024-06-15".into(), true)
+        );
+        assert!(!parse(&["adrec", "run", "pipeline", "--date", "2024-06-15"]).2);
+        assert!(Cli::try_parse_from(["adrec", "run", "pipeline", "--date", "x"]).is_err());
     }
 }

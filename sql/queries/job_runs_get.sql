@@ -1,4 +1,4 @@
 SELECT id, task, date, status, trigger, created_at, started_at, finished_at,
-       rows_in, rows_out, bad_rows, details, error, progress
+       rows_in, rows_out, bad_rows, details, error, progress, force
 FROM job_runs
 WHERE id = $1

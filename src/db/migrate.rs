@@ -16,6 +16,12 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "run_progress",
         include_str!("../../sql/migrations/V3__run_progress.sql"),
     ),
+    // 5, not 4: another branch adds a V4; the versions need not be consecutive.
+    (
+        5,
+        "run_force",
+        include_str!("../../sql/migrations/V5__run_force.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming adrec's migration lock.

@@ -12,7 +12,9 @@
 //! * the engine: `engine` (query runtime, memory pool), `scan` (the raw-log data source),
 //!   `session` (tables and parameters for the SQL);
 //! * storage: `storage` and `aws` (object stores, S3), `inputs` (finding a day's raw files),
-//!   `output` (date-keyed Parquet outputs and their manifests).
+//!   `output` (date-keyed Parquet outputs and their manifests), `sweeper` (deleting what failed
+//!   and interrupted runs wrote);
+//! * `unpublish`: deleting one published date (an admin undoing a wrong publication).
 pub mod aws;
 mod db_writing;
 pub mod engine;
@@ -27,9 +29,11 @@ mod runs;
 pub mod scan;
 pub mod session;
 pub mod storage;
+mod sweeper;
 mod tasks;
 mod top_ctr;
 mod top_product;
+mod unpublish;
 
 use anyhow::Context;
 
@@ -40,6 +44,7 @@ pub use publish_policy::PublishPolicy;
 pub use runner::{JobMetrics, JobRunner};
 pub use runs::{ALL_SQL as RUNS_SQL, Run, RunStatus};
 pub use storage::Storage;
+pub use unpublish::{UNPUBLISH_SQL, unpublish};
 
 use crate::config::{DbConfig, EngineConfig, StorageConfig};
 

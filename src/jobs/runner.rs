@@ -8,9 +8,9 @@ use futures::FutureExt;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use super::runs::{self, Run};
+use super::runs::{self, Orphan, Run};
 use super::tasks::{self, Failure, RunCtx};
-use super::{JobEnv, Progress, StageResult};
+use super::{JobEnv, Progress, StageResult, sweeper};
 use crate::domain::Task;
 use crate::error::AppError;
 pub use crate::metrics::JobMetrics;
@@ -43,13 +43,15 @@ impl JobRunner {
     }
 
     /// Records a new run and starts it in the background. 409 if the same task and date runs.
+    /// `force` lifts db_writing's publication refusals and its prune bound.
     pub async fn start(
         self: &Arc<Self>,
         task: Task,
         date: NaiveDate,
         trigger: &str,
+        force: bool,
     ) -> Result<Run, AppError> {
-        let run = runs::insert(&self.env.pool, task, date, trigger).await?;
+        let run = runs::insert(&self.env.pool, task, date, trigger, force).await?;
         let progress = Arc::new(Progress::default());
         self.in_flight
             .lock()
@@ -57,18 +59,25 @@ impl JobRunner {
             .insert(run.id, progress.clone());
         let this = self.clone();
         let id = run.id;
-        tokio::spawn(async move { this.execute(id, task, date, progress).await });
+        tokio::spawn(async move { this.execute(id, task, date, force, progress).await });
         Ok(run)
     }
 
-    async fn execute(&self, id: Uuid, task: Task, date: NaiveDate, progress: Arc<Progress>) {
+    async fn execute(
+        &self,
+        id: Uuid,
+        task: Task,
+        date: NaiveDate,
+        force: bool,
+        progress: Arc<Progress>,
+    ) {
         let started = Instant::now();
-        tracing::info!(%id, %task, %date, "run started");
+        tracing::info!(%id, %task, %date, force, "run started");
         let run = RunCtx {
             id,
             date,
             progress: &progress,
-            force: false,
+            force,
         };
         let work =
             std::panic::AssertUnwindSafe(tasks::run_task(&self.env, task, &run)).catch_unwind();
@@ -105,9 +114,17 @@ impl JobRunner {
                 tracing::info!(%id, %task, %date, secs, rows_out = r.rows_out, "run succeeded");
                 (r, None)
             }
-            Err(Failure { error, partial }) => {
+            Err(Failure { error, mut partial }) => {
                 let error = format!("{error:#}");
                 tracing::warn!(%id, %task, %date, secs, error = %error, "run failed");
+                // The stages delete what they wrote when they fail; this catches what they missed.
+                let work = &self.env.storage.work;
+                match sweeper::sweep(work, task.as_str(), date, id).await {
+                    Ok(0) => {}
+                    Ok(n) => partial.details["swept_files"] = n.into(),
+                    Err(e) => tracing::warn!(%id, error = %format!("{e:#}"),
+                        "could not delete a failed run's files"),
+                }
                 (partial, Some(error))
             }
         };
@@ -163,8 +180,32 @@ impl JobRunner {
 
     /// Runs whose process died (no heartbeat for a minute) are marked failed: at startup, then
     /// every half minute by `sweep`, on every instance.
+    /// Their unmanifested output files are deleted (`sweeper`), and those of runs a shutdown
+    /// interrupted, once they have been failed for `STALE_AFTER`.
     pub async fn fail_orphans(&self) -> Result<u64, AppError> {
-        runs::fail_orphans(&self.env.pool, None).await
+        let orphans = runs::fail_orphans(&self.env.pool, None).await?;
+        self.sweep_files(&orphans).await;
+        self.sweep_files(&runs::unswept(&self.env.pool).await?)
+            .await;
+        Ok(orphans.len() as u64)
+    }
+
+    /// Deletes the unmanifested files the given failed runs wrote, and records how many.
+    async fn sweep_files(&self, orphans: &[Orphan]) {
+        for o in orphans {
+            match sweeper::sweep(&self.env.storage.work, &o.task, o.date, o.id).await {
+                Ok(n) => {
+                    tracing::info!(id = %o.id, task = %o.task, date = %o.date, files = n,
+                        "deleted an interrupted run's files");
+                    if let Err(e) = runs::swept(&self.env.pool, o.id, n).await {
+                        tracing::warn!(id = %o.id, error = %crate::error::chain(&e),
+                            "could not record the sweep");
+                    }
+                }
+                Err(e) => tracing::warn!(id = %o.id, error = %format!("{e:#}"),
+                    "could not delete an interrupted run's files"),
+            }
+        }
     }
 
     pub async fn sweep(&self) {
@@ -191,7 +232,8 @@ impl JobRunner {
             return;
         }
         match runs::fail_orphans(&self.env.pool, Some(&ids)).await {
-            Ok(n) => tracing::warn!(runs = n, "shutdown interrupted running jobs"),
+            // Their files are swept later (`fail_orphans`): their work may still be writing.
+            Ok(gone) => tracing::warn!(runs = gone.len(), "shutdown interrupted running jobs"),
             Err(e) => {
                 tracing::error!(error = %crate::error::chain(&e), "could not mark interrupted runs")
             }

@@ -18,9 +18,12 @@ const LIST: &str = include_str!("../../sql/queries/job_runs_list.sql");
 const LAST: &str = include_str!("../../sql/queries/job_runs_last.sql");
 const FAIL_ORPHANS: &str = include_str!("../../sql/queries/job_runs_fail_orphans.sql");
 const HEARTBEAT: &str = include_str!("../../sql/queries/job_runs_heartbeat.sql");
+const STAGE: &str = include_str!("../../sql/queries/job_runs_stage.sql");
+const SWEPT: &str = include_str!("../../sql/queries/job_runs_swept.sql");
+const UNSWEPT: &str = include_str!("../../sql/queries/job_runs_unswept.sql");
 
 /// Every statement above, for the test that prepares them all against a migrated database.
-pub const ALL_SQL: [&str; 8] = [
+pub const ALL_SQL: [&str; 11] = [
     INSERT,
     FINISH,
     GET,
@@ -29,6 +32,9 @@ pub const ALL_SQL: [&str; 8] = [
     LAST,
     FAIL_ORPHANS,
     HEARTBEAT,
+    STAGE,
+    SWEPT,
+    UNSWEPT,
 ];
 
 /// A running run's process beats this often; a run silent for `STALE_AFTER` is taken as dead.
@@ -43,6 +49,9 @@ pub struct Run {
     pub status: RunStatus,
     /// `http` or `cli`.
     pub trigger: String,
+    /// Triggered with force: db_writing may publish a date far from the latest and prune past
+    /// the per-run bound.
+    pub force: bool,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -107,6 +116,7 @@ impl Run {
             date: row.try_get("date")?,
             status,
             trigger: row.try_get("trigger")?,
+            force: row.try_get("force")?,
             created_at: row.try_get("created_at")?,
             started_at,
             finished_at,
@@ -134,11 +144,15 @@ pub async fn insert(
     task: Task,
     date: NaiveDate,
     trigger: &str,
+    force: bool,
 ) -> Result<Run, AppError> {
     let client = pool.get().await?;
     let stmt = client.prepare_cached(INSERT).await?;
     match client
-        .query_one(&stmt, &[&Uuid::new_v4(), &task.as_str(), &date, &trigger])
+        .query_one(
+            &stmt,
+            &[&Uuid::new_v4(), &task.as_str(), &date, &trigger, &force],
+        )
         .await
     {
         Ok(row) => Ok(Run::from_row(&row)?),
@@ -217,13 +231,61 @@ pub async fn last_per_task(client: &impl GenericClient) -> Result<Vec<Run>, AppE
     Ok(rows.iter().map(Run::from_row).collect::<Result<_, _>>()?)
 }
 
+/// A run marked failed because its process stopped: what the sweeper needs to find its files.
+#[derive(Clone, Debug)]
+pub struct Orphan {
+    pub id: Uuid,
+    pub task: String,
+    pub date: NaiveDate,
+}
+
 /// Marks running runs failed: the given ones (at shutdown), or with `None` every run whose
 /// process stopped beating for `STALE_AFTER` (it died).
-pub async fn fail_orphans(pool: &Pool, ids: Option<&[Uuid]>) -> Result<u64, AppError> {
+pub async fn fail_orphans(pool: &Pool, ids: Option<&[Uuid]>) -> Result<Vec<Orphan>, AppError> {
     let client = pool.get().await?;
     let ids = ids.map(<[Uuid]>::to_vec);
     let stale = STALE_AFTER.as_secs() as i32;
-    Ok(client.query(FAIL_ORPHANS, &[&ids, &stale]).await?.len() as u64)
+    let rows = client.query(FAIL_ORPHANS, &[&ids, &stale]).await?;
+    Ok(rows.iter().map(Orphan::from_row).collect())
+}
+
+impl Orphan {
+    fn from_row(r: &Row) -> Self {
+        Self {
+            id: r.get("id"),
+            task: r.get("task"),
+            date: r.get("date"),
+        }
+    }
+}
+
+/// Interrupted runs failed at least `STALE_AFTER` ago whose files were never swept (a shutdown
+/// marks its runs failed while their work may still be writing; a sweep may have failed).
+pub async fn unswept(pool: &Pool) -> Result<Vec<Orphan>, AppError> {
+    let client = pool.get().await?;
+    let stale = STALE_AFTER.as_secs() as i32;
+    let rows = client.query(UNSWEPT, &[&stale]).await?;
+    Ok(rows.iter().map(Orphan::from_row).collect())
+}
+
+/// Records how many files of an orphan run the sweeper deleted.
+pub async fn swept(pool: &Pool, id: Uuid, files: usize) -> Result<(), AppError> {
+    let client = pool.get().await?;
+    let files = i32::try_from(files).unwrap_or(i32::MAX);
+    client.execute(SWEPT, &[&id, &files]).await?;
+    Ok(())
+}
+
+/// A running pipeline's stage results so far, shown by the run while it goes on.
+pub async fn stage_details(
+    pool: &Pool,
+    id: Uuid,
+    details: &serde_json::Value,
+) -> Result<(), AppError> {
+    let client = pool.get().await?;
+    let stmt = client.prepare_cached(STAGE).await?;
+    client.execute(&stmt, &[&id, details]).await?;
+    Ok(())
 }
 
 pub async fn heartbeat(pool: &Pool, id: Uuid, progress: &ProgressReport) -> Result<(), AppError> {

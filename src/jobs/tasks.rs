@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{JobEnv, Progress, StageResult, db_writing, filter_data, top_ctr, top_product};
+use super::{JobEnv, Progress, StageResult, db_writing, filter_data, runs, top_ctr, top_product};
 use crate::domain::Task;
 
 /// The run a stage works for: its id names the files it writes, and its progress is reported.
@@ -55,40 +55,47 @@ async fn run_stage(env: &JobEnv, task: Task, run: &RunCtx<'_>) -> anyhow::Result
 
 /// The four stages in order, stopping at the first failure; top_ctr and top_product, which
 /// both read filter_data's output and nothing of each other, run side by side (as the DAG
-/// runs them). Each stage's result (or error) goes into the run's details as it is known.
+/// runs them). Each stage's result (or error) goes into the run's details as it is known, and
+/// into its `job_runs` row at once, so the run shows its finished stages while it goes on.
 async fn pipeline(env: &JobEnv, run: &RunCtx<'_>) -> Result<StageResult, Failure> {
-    let mut total = StageResult {
+    // Held while a stage's result is recorded and stored, so stores land in order.
+    let total = tokio::sync::Mutex::new(StageResult {
         details: json!({}),
         ..StageResult::default()
-    };
+    });
     let steps = STAGES.len() as u32;
-    let timed = |stage: Task| async move {
-        let started = Instant::now();
-        let r = Box::pin(run_stage(env, stage, run)).await;
-        (stage, r, started.elapsed().as_secs_f64())
+    let step = |stage: Task| {
+        let total = &total;
+        async move {
+            let started = Instant::now();
+            let r = Box::pin(run_stage(env, stage, run)).await;
+            let mut total = total.lock().await;
+            let outcome = record(&mut total, (stage, r, started.elapsed().as_secs_f64()));
+            if let Err(e) = runs::stage_details(&env.pool, run.id, &total.details).await {
+                tracing::warn!(id = %run.id, %stage, error = %crate::error::chain(&e),
+                    "could not store the stage's result");
+            }
+            outcome
+        }
     };
-    let fail = |error: anyhow::Error, total: StageResult| Failure {
-        error,
-        partial: total,
-    };
-    run.progress.stage(Task::FilterData, 1, steps);
-    let first = timed(Task::FilterData).await;
-    if let Err(e) = record(&mut total, first) {
-        return Err(fail(e, total));
+    let outcome = async {
+        run.progress.stage(Task::FilterData, 1, steps);
+        step(Task::FilterData).await?;
+        run.progress.stage(Task::TopCtr, 2, steps);
+        let (ctr, product) = tokio::join!(step(Task::TopCtr), step(Task::TopProduct));
+        ctr.and(product)?;
+        run.progress.stage(Task::DbWriting, 4, steps);
+        step(Task::DbWriting).await
     }
-    run.progress.stage(Task::TopCtr, 2, steps);
-    let (ctr, product) = tokio::join!(timed(Task::TopCtr), timed(Task::TopProduct));
-    let ctr = record(&mut total, ctr);
-    let product = record(&mut total, product);
-    if let Err(e) = ctr.and(product) {
-        return Err(fail(e, total));
+    .await;
+    let total = total.into_inner();
+    match outcome {
+        Ok(()) => Ok(total),
+        Err(error) => Err(Failure {
+            error,
+            partial: total,
+        }),
     }
-    run.progress.stage(Task::DbWriting, 4, steps);
-    let last = timed(Task::DbWriting).await;
-    if let Err(e) = record(&mut total, last) {
-        return Err(fail(e, total));
-    }
-    Ok(total)
 }
 
 /// Adds a stage's outcome to the pipeline's; returns its error, naming the stage.

@@ -7,7 +7,7 @@ use super::text::{Counter, Encoder, Histogram, HistogramData, Kind};
 /// Every route adrec answers, as the templates `/openapi.json` documents (a unit test holds
 /// the two together), so label cardinality stays fixed whatever paths clients send. A
 /// `{param}` segment matches any one segment; a path matching none is `other`.
-pub const ROUTES: [&str; 13] = [
+pub const ROUTES: [&str; 14] = [
     "/recommendations/{advertiser_id}/{model}",
     "/history/{advertiser_id}",
     "/stats",
@@ -20,6 +20,7 @@ pub const ROUTES: [&str; 13] = [
     "/jobs/{task}",
     "/jobs/runs/{id}",
     "/jobs/runs",
+    "/jobs/dates/{date}",
     OTHER,
 ];
 pub const OTHER: &str = "other";

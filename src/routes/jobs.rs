@@ -1,4 +1,5 @@
 //! `/jobs`: trigger pipeline stages and follow their runs. Bearer auth on every route.
+mod trigger;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
@@ -58,7 +59,7 @@ fn bearer_token(header: &[u8]) -> Option<&[u8]> {
 }
 
 /// Placed after the path filters, so an unknown path is a 404 and not a 401.
-fn authorized(state: AppState) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+pub(super) fn authorized(state: AppState) -> impl Filter<Extract = (), Error = Rejection> + Clone {
     warp::header::headers_cloned()
         .and(with_state(state))
         .and_then(|h: warp::http::HeaderMap, state: AppState| async move {
@@ -108,19 +109,6 @@ where
 }
 
 #[derive(Deserialize)]
-struct TriggerQuery {
-    date: Option<String>,
-    wait: Option<String>,
-}
-
-/// The JSON body: exactly `{"date": "YYYY-MM-DD"}`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TriggerBody {
-    date: String,
-}
-
-#[derive(Deserialize)]
 struct WaitQuery {
     wait: Option<String>,
 }
@@ -133,11 +121,12 @@ struct ListQuery {
 }
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    // POST /jobs/{task}?date=YYYY-MM-DD&wait=SECONDS  (or JSON body {"date": "YYYY-MM-DD"})
+    // POST /jobs/{task}?date=YYYY-MM-DD&force=true&wait=SECONDS
+    // (or JSON body {"date": "YYYY-MM-DD", "force": true})
     let trigger = warp::path!("jobs" / Task)
         .and(warp::post())
         .and(authorized(state.clone()))
-        .and(super::query::<TriggerQuery>())
+        .and(super::query::<trigger::TriggerQuery>())
         .and(small_body())
         .and(with_state(state.clone()))
         .then(|task, q, body, state| async move { respond(trigger(task, q, body, state).await) });
@@ -162,31 +151,14 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
 
 async fn trigger(
     task: Task,
-    q: TriggerQuery,
+    q: trigger::TriggerQuery,
     body: Bytes,
     state: AppState,
 ) -> Result<Response, AppError> {
-    let from_body = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        // An object: serde would also take `["2024-05-01"]` for the struct.
-        let b = serde_json::from_slice::<serde_json::Value>(&body)
-            .and_then(|v| match v {
-                serde_json::Value::Object(_) => serde_json::from_value::<TriggerBody>(v),
-                _ => Err(serde::de::Error::custom("the body is not a JSON object")),
-            })
-            .map_err(|e| {
-                AppError::bad_request(
-                    "invalid_body",
-                    format!("invalid JSON body: {e} (expected {{\"date\": \"YYYY-MM-DD\"}})"),
-                )
-            })?;
-        Some(b.date)
-    };
-    let date = trigger_date(q.date.as_deref(), from_body.as_deref())?;
+    let trigger::Trigger { date, force } = trigger::parse(&q, &body)?;
     let wait = parse_wait(q.wait.as_deref())?;
     let deadline = state.pool.deadline();
-    let run = start(task, date, &state).await?;
+    let run = start(task, date, force, &state).await?;
     let run = if wait.is_zero() {
         run
     } else {
@@ -199,11 +171,17 @@ async fn trigger(
 
 /// Starts the run. A conflict with a run that finished between the insert and the look-up for it
 /// (the runner then names no run) is no conflict any more: try again, once.
-async fn start(task: Task, date: NaiveDate, state: &AppState) -> Result<Run, AppError> {
+async fn start(
+    task: Task,
+    date: NaiveDate,
+    force: bool,
+    state: &AppState,
+) -> Result<Run, AppError> {
     let deadline = state.pool.deadline();
-    match within(deadline, state.jobs.start(task, date, "http")).await {
+    let start = || within(deadline, state.jobs.start(task, date, "http", force));
+    match start().await {
         Err(AppError::Conflict { location, .. }) if conflicting_run(&location).is_none() => {
-            within(deadline, state.jobs.start(task, date, "http")).await
+            start().await
         }
         other => other,
     }
@@ -260,27 +238,6 @@ async fn list_runs(q: ListQuery, state: AppState) -> Result<Response, AppError> 
     Ok(warp::reply::json(&serde_json::json!({ "runs": runs })).into_response())
 }
 
-/// The one date rule of `POST /jobs/{task}`: the date is required, in the query (`?date=`), in
-/// the JSON body (`{"date": …}`) or in both; each one given must be a valid date, and when both
-/// are given they must be the same date. Anything else is a 400 that says which.
-fn trigger_date(query: Option<&str>, body: Option<&str>) -> Result<NaiveDate, AppError> {
-    let in_query = query.map(|d| parse_date("?date", d)).transpose()?;
-    let in_body = body.map(|d| parse_date("body date", d)).transpose()?;
-    match (in_query, in_body) {
-        (Some(q), Some(b)) if q != b => Err(AppError::bad_request(
-            "conflicting_date",
-            format!(
-                "the query date {q} and the body date {b} differ: give the date once, or the same date in both"
-            ),
-        )),
-        (Some(d), _) | (None, Some(d)) => Ok(d),
-        (None, None) => Err(AppError::bad_request(
-            "missing_date",
-            "missing date: pass ?date=YYYY-MM-DD or a JSON body {\"date\": \"YYYY-MM-DD\"}",
-        )),
-    }
-}
-
 /// `?wait=` in whole seconds, 0 to `MAX_WAIT_SECS`.
 fn parse_wait(raw: Option<&str>) -> Result<Duration, AppError> {
     let Some(raw) = raw else {
@@ -313,7 +270,7 @@ pub(super) fn run_json(run: &Run) -> Result<serde_json::Value, AppError> {
 }
 
 /// 200 for a finished run, 202 (with Location) while it runs.
-fn run_reply(run: &Run) -> Result<Response, AppError> {
+pub(super) fn run_reply(run: &Run) -> Result<Response, AppError> {
     let status = if run.is_finished() {
         StatusCode::OK
     } else {
@@ -363,33 +320,5 @@ mod tests {
         for bad in ["111", "500", "-1", "soon", "1.5"] {
             assert!(parse_wait(Some(bad)).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn the_date_is_given_once_or_the_same_twice() {
-        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
-        assert_eq!(
-            trigger_date(Some("2024-05-01"), None).unwrap(),
-            d("2024-05-01")
-        );
-        assert_eq!(
-            trigger_date(None, Some("2024-05-01")).unwrap(),
-            d("2024-05-01")
-        );
-        assert_eq!(
-            trigger_date(Some("2024-05-01"), Some("2024-05-01")).unwrap(),
-            d("2024-05-01")
-        );
-        let code = |q, b| match trigger_date(q, b) {
-            Err(AppError::BadRequest { code, .. }) => code,
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(code(None, None), "missing_date");
-        assert_eq!(
-            code(Some("2024-05-01"), Some("2024-05-02")),
-            "conflicting_date"
-        );
-        assert_eq!(code(Some("2024-05-01"), Some("nope")), "invalid_date");
-        assert_eq!(code(Some("nope"), Some("2024-05-01")), "invalid_date");
     }
 }

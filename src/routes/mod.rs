@@ -3,6 +3,7 @@
 //! rejection handler, `Allow` on 405 (and OPTIONS), HEAD wherever GET is answered, strict
 //! decoding of path segments and query strings, and per-route metrics.
 mod dashboard;
+mod dates;
 mod docs;
 mod health;
 mod history;
@@ -74,6 +75,8 @@ pub fn routes(
         .unify()
         .or(docs::routes())
         .unify()
+        .or(dates::route(state.clone()))
+        .unify()
         .or(jobs::routes(state))
         .unify()
         .recover(recover)
@@ -116,6 +119,7 @@ fn allowed_methods(path: &str) -> Option<&'static str> {
     }
     match segs {
         ["jobs", "runs"] | ["jobs", "runs", _] => Some("GET, HEAD"),
+        ["jobs", "dates", _] => Some("DELETE"),
         ["jobs", task] => task.parse::<crate::domain::Task>().ok().map(|_| "POST"),
         [first, ..] => ALLOW
             .iter()
@@ -262,6 +266,7 @@ mod tests {
         assert_eq!(allowed_methods("/stats/"), Some("GET, HEAD"));
         assert_eq!(allowed_methods("/jobs/top_ctr"), Some("POST"));
         assert_eq!(allowed_methods("/jobs/runs/x"), Some("GET, HEAD"));
+        assert_eq!(allowed_methods("/jobs/dates/2024-05-01"), Some("DELETE"));
         assert_eq!(allowed_methods("/jobs/nope"), None);
         assert_eq!(allowed_methods("/stats/x"), None);
         assert_eq!(allowed_methods("/recommendations//TopCTR"), None);

@@ -18,4 +18,7 @@ mod publish;
 mod recommendations;
 mod s3;
 mod sql;
+mod stages;
 mod stats;
+mod sweeper;
+mod unpublish;

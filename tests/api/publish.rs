@@ -129,3 +129,134 @@ async fn retention_counts_back_from_the_published_date_a_few_dates_per_run() {
     assert_eq!(dates, ["2024-04-29", "2024-04-30", "2024-05-01"]);
     app.stop().await;
 }
+
+/// `force` publishes what the policy refuses and lifts the prune bound; the run records it.
+#[tokio::test]
+async fn force_publishes_a_refused_date_and_the_run_says_so() {
+    let app = spawn_app().await;
+    logs(&app.raw);
+    let adv = std::fs::read_to_string(app.raw.join("advertiser_ids")).unwrap();
+    let adv = adv.lines().nth(1).unwrap().to_owned();
+    append(
+        &app.raw.join("ads_views"),
+        &format!("{adv},stray,impression,2024-06-15"),
+    );
+    append(
+        &app.raw.join("product_views"),
+        &format!("{adv},stray,2024-06-15"),
+    );
+    for day in ["2024-05-01", "2024-05-02", "2024-05-03"] {
+        assert_eq!(app.run_task("pipeline", day).await["status"], "succeeded");
+    }
+    // Two more old dates: five to prune, past RETENTION_MAX_PRUNE_DATES=3.
+    app.seed("2024-04-20", "OLD", "top_ctr", 2).await;
+    app.seed("2024-04-21", "OLD", "top_ctr", 2).await;
+    let refused = app.run_task("pipeline", "2024-06-15").await;
+    assert_eq!(refused["status"], "failed", "{refused}");
+    assert_eq!(refused["force"], false);
+
+    let (status, mut run) = app
+        .send_auth(
+            reqwest::Method::POST,
+            "/jobs/db_writing?wait=60",
+            Some(r#"{"date": "2024-06-15", "force": true}"#),
+        )
+        .await;
+    assert!(status == 200 || status == 202, "{status} {run}");
+    while run["status"] == "running" {
+        run = app
+            .get_auth(&format!(
+                "/jobs/runs/{}?wait=30",
+                run["id"].as_str().unwrap()
+            ))
+            .await
+            .1;
+    }
+
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["force"], true);
+    assert_eq!(run["details"]["forced"], true);
+    assert_eq!(
+        run["details"]["pruned_dates"],
+        json!([
+            "2024-04-20",
+            "2024-04-21",
+            "2024-05-01",
+            "2024-05-02",
+            "2024-05-03"
+        ]),
+        "{run}"
+    );
+    assert_eq!(run["details"]["prune_pending_dates"], 0);
+    let (_, listed) = app
+        .get_auth(&format!("/jobs/runs/{}", run["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(listed["force"], true);
+    let (status, body) = app
+        .get_json(&format!("/recommendations/{adv}/TopProduct"))
+        .await;
+    assert_eq!((status, body["date"].clone()), (200, json!("2024-06-15")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn force_is_given_once_or_the_same_in_query_and_body() {
+    let app = spawn_app().await;
+    for (path, body, code) in [
+        (
+            "/jobs/db_writing?date=2024-05-01&force=yes",
+            None,
+            "invalid_force",
+        ),
+        (
+            "/jobs/db_writing?date=2024-05-01&force=",
+            None,
+            "invalid_force",
+        ),
+        (
+            "/jobs/db_writing?date=2024-05-01",
+            Some(r#"{"force": "true"}"#),
+            "invalid_force",
+        ),
+        (
+            "/jobs/db_writing?date=2024-05-01&force=true",
+            Some(r#"{"force": false}"#),
+            "conflicting_force",
+        ),
+        (
+            "/jobs/db_writing?force=true",
+            Some(r#"{"force": true}"#),
+            "missing_date",
+        ),
+        (
+            "/jobs/db_writing?date=2024-05-01",
+            Some(r#"{"force": true, "dry_run": true}"#),
+            "invalid_body",
+        ),
+    ] {
+        let (status, err) = app.send_auth(reqwest::Method::POST, path, body).await;
+        assert_eq!(status, 400, "{path} {body:?}: {err}");
+        crate::helpers::assert_error(&err, code);
+    }
+    // Accepted (each run fails later: nothing to publish), force as given.
+    for (path, body, force) in [
+        ("/jobs/db_writing?date=2024-05-01", None, false),
+        ("/jobs/db_writing?date=2024-05-02&force=true", None, true),
+        ("/jobs/db_writing?date=2024-05-03&force=false", None, false),
+        (
+            "/jobs/db_writing?date=2024-05-04",
+            Some(r#"{"force": true}"#),
+            true,
+        ),
+        (
+            "/jobs/db_writing?force=true",
+            Some(r#"{"date": "2024-05-05", "force": true}"#),
+            true,
+        ),
+    ] {
+        let (status, run) = app.send_auth(reqwest::Method::POST, path, body).await;
+        assert!(status == 200 || status == 202, "{path}: {status} {run}");
+        assert_eq!(run["force"], force, "{path} {body:?}");
+    }
+    app.stop().await;
+}
