@@ -88,17 +88,10 @@ async fn run_task(task: Task, date: NaiveDate) -> anyhow::Result<ExitCode> {
     )
     .await?;
     let runner = Arc::new(JobRunner::new(env));
-    let run = runner
-        .start(task, date, "cli")
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let run = runner.start(task, date, "cli").await?;
     let mut shown = ProgressLine::new();
     let run = loop {
-        match runner
-            .wait(run.id, Duration::from_millis(250))
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-        {
+        match runner.wait(run.id, Duration::from_millis(250)).await? {
             Some(r) if r.is_finished() => break r,
             Some(r) => shown.update(r.progress.as_ref()),
             None => anyhow::bail!("run {} disappeared", run.id),

@@ -35,7 +35,8 @@ use tokio_postgres::AsyncMessage;
 use super::Connector;
 use crate::domain::Model;
 
-/// The channel `sql/queries/publish_notify.sql` notifies.
+/// The channel `db_writing` notifies (`sql/queries/publish_notify.sql` takes it as `$1`): its one
+/// definition.
 pub const CHANNEL: &str = "adrec_published";
 /// A live entry is re-read after this long, for rows changed without `db_writing`.
 const TTL: Duration = Duration::from_secs(30);
@@ -229,7 +230,7 @@ impl ReadCache {
             .tcp_user_timeout(Duration::from_secs(20));
         loop {
             if let Err(e) = self.listen_once(&db).await {
-                tracing::warn!(error = %crate::error::chain(&*e), "read cache not live: LISTEN connection lost");
+                tracing::warn!(error = %crate::telemetry::chain(&*e), "read cache not live: LISTEN connection lost");
             }
             self.disconnected();
             tokio::time::sleep(Duration::from_secs(1)).await;

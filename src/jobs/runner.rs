@@ -8,11 +8,11 @@ use futures::FutureExt;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+use super::error::JobError;
 use super::runs::{self, Run};
 use super::tasks::{self, Failure, RunCtx};
 use super::{JobEnv, Progress, StageResult};
 use crate::domain::Task;
-use crate::error::AppError;
 pub use crate::metrics::JobMetrics;
 
 /// No stage may run longer than this; Airflow retries a failed one.
@@ -42,13 +42,14 @@ impl JobRunner {
         &self.env
     }
 
-    /// Records a new run and starts it in the background. 409 if the same task and date runs.
+    /// Records a new run and starts it in the background; a conflict if a run that excludes it is
+    /// under way (see `runs::insert`).
     pub async fn start(
         self: &Arc<Self>,
         task: Task,
         date: NaiveDate,
         trigger: &str,
-    ) -> Result<Run, AppError> {
+    ) -> Result<Run, JobError> {
         let run = runs::insert(&self.env.pool, task, date, trigger).await?;
         let progress = Arc::new(Progress::default());
         self.in_flight
@@ -91,7 +92,7 @@ impl JobRunner {
             loop {
                 tick.tick().await;
                 if let Err(e) = runs::heartbeat(&self.env.pool, id, &progress.report()).await {
-                    tracing::warn!(%id, error = %crate::error::chain(&e), "run heartbeat failed");
+                    tracing::warn!(%id, error = %crate::telemetry::chain(&e), "run heartbeat failed");
                 }
             }
         };
@@ -113,7 +114,7 @@ impl JobRunner {
         };
         self.metrics.observe(task, error.is_none(), secs);
         if let Err(e) = runs::finish(&self.env.pool, id, &result, error.as_deref()).await {
-            tracing::error!(%id, error = %crate::error::chain(&e), "could not record the run's outcome");
+            tracing::error!(%id, error = %crate::telemetry::chain(&e), "could not record the run's outcome");
         }
         self.in_flight.lock().expect("poisoned").remove(&id);
         self.finished.notify_waiters();
@@ -121,7 +122,7 @@ impl JobRunner {
 
     /// The run, once finished or when `wait` is over, whichever comes first; a run of this
     /// process that is still running carries its live progress.
-    pub async fn wait(&self, id: Uuid, wait: Duration) -> Result<Option<Run>, AppError> {
+    pub async fn wait(&self, id: Uuid, wait: Duration) -> Result<Option<Run>, JobError> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             // Register for the wake-up before reading, so a finish in between is not missed.
@@ -151,19 +152,19 @@ impl JobRunner {
         task: Option<Task>,
         date: Option<NaiveDate>,
         limit: i64,
-    ) -> Result<Vec<Run>, AppError> {
+    ) -> Result<Vec<Run>, JobError> {
         let client = self.env.pool.get().await?;
         runs::list(&client, task, date, limit).await
     }
 
-    pub async fn last_runs(&self) -> Result<Vec<Run>, AppError> {
+    pub async fn last_runs(&self) -> Result<Vec<Run>, JobError> {
         let client = self.env.pool.get().await?;
         runs::last_per_task(&client).await
     }
 
     /// Runs whose process died (no heartbeat for a minute) are marked failed: at startup, then
     /// every half minute by `sweep`, on every instance.
-    pub async fn fail_orphans(&self) -> Result<u64, AppError> {
+    pub async fn fail_orphans(&self) -> Result<u64, JobError> {
         runs::fail_orphans(&self.env.pool, None).await
     }
 
@@ -173,7 +174,9 @@ impl JobRunner {
             match self.fail_orphans().await {
                 Ok(0) => {}
                 Ok(n) => tracing::warn!(runs = n, "failed runs whose process stopped"),
-                Err(e) => tracing::warn!(error = %crate::error::chain(&e), "orphan sweep failed"),
+                Err(e) => {
+                    tracing::warn!(error = %crate::telemetry::chain(&e), "orphan sweep failed")
+                }
             }
         }
     }
@@ -193,7 +196,7 @@ impl JobRunner {
         match runs::fail_orphans(&self.env.pool, Some(&ids)).await {
             Ok(n) => tracing::warn!(runs = n, "shutdown interrupted running jobs"),
             Err(e) => {
-                tracing::error!(error = %crate::error::chain(&e), "could not mark interrupted runs")
+                tracing::error!(error = %crate::telemetry::chain(&e), "could not mark interrupted runs")
             }
         }
     }

@@ -15,7 +15,7 @@ use warp::{Filter, Rejection, Reply};
 use super::{AppState, with_state, within};
 use crate::domain::{Task, parse_date};
 use crate::error::{AppError, respond};
-use crate::jobs::Run;
+use crate::jobs::{JobError, Run};
 
 /// App Runner cuts a request at 120 s; a long poll must answer well before.
 pub const MAX_WAIT_SECS: u64 = 110;
@@ -201,17 +201,13 @@ async fn trigger(
 /// (the runner then names no run) is no conflict any more: try again, once.
 async fn start(task: Task, date: NaiveDate, state: &AppState) -> Result<Run, AppError> {
     let deadline = state.pool.deadline();
-    match within(deadline, state.jobs.start(task, date, "http")).await {
-        Err(AppError::Conflict { location, .. }) if conflicting_run(&location).is_none() => {
+    let run = match within(deadline, state.jobs.start(task, date, "http")).await {
+        Err(JobError::Conflict { running: None, .. }) => {
             within(deadline, state.jobs.start(task, date, "http")).await
         }
         other => other,
-    }
-}
-
-/// The run a 409's location names, if any.
-pub fn conflicting_run(location: &str) -> Option<Uuid> {
-    location.strip_prefix("/jobs/runs/")?.parse().ok()
+    };
+    Ok(run?)
 }
 
 async fn get_run(id: &str, q: WaitQuery, state: AppState) -> Result<Response, AppError> {
