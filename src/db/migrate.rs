@@ -16,6 +16,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "run_progress",
         include_str!("../../sql/migrations/V3__run_progress.sql"),
     ),
+    (
+        4,
+        "run_date_exclusive",
+        include_str!("../../sql/migrations/V4__run_date_exclusive.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming adrec's migration lock.

@@ -15,6 +15,7 @@ mod pg;
 mod pipeline;
 mod publish;
 mod recommendations;
+mod run_conflicts;
 mod s3;
 mod sql;
 mod stats;
