@@ -1,8 +1,8 @@
 //! An in-process cache of `/recommendations` answers: exact while Postgres LISTEN/NOTIFY says
 //! nothing changed, and the fallback while the database cannot be reached.
 //!
-//! Served rows change only when `db_writing` commits a date, and it sends `NOTIFY
-//! adrec_published` in that transaction. Every instance listens on its own connection:
+//! Served rows change only when `db_writing` commits a date, and it notifies `CHANNEL` in that
+//! transaction. Every instance listens on its own connection:
 //!
 //! * **Live** (the LISTEN connection is up): an entry read since the last notification, less than
 //!   `TTL` old (for rows changed by hand), is answered without the database. A notification
@@ -240,6 +240,8 @@ impl ReadCache {
     async fn listen_once(&self, db: &Connector) -> anyhow::Result<()> {
         let (client, mut conn) = db.config.connect(db.tls.clone()).await?;
         let mut messages = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
+        // The one statement not in sql/queries/: LISTEN takes the channel as a name, not as a
+        // parameter, so it is built from CHANNEL, the channel's one definition.
         let sql = format!("LISTEN {CHANNEL}");
         let listen = client.batch_execute(&sql);
         // The connection must be driven while the LISTEN runs.
