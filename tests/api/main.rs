@@ -10,6 +10,7 @@ mod history;
 mod http;
 mod jobs_api;
 mod metrics;
+mod migrations;
 mod outage;
 mod pg;
 mod pipeline;

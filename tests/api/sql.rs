@@ -11,6 +11,7 @@ async fn every_statement_prepares_against_the_migrated_schema() {
     for sql in adrec::db::reads::ALL_SQL
         .iter()
         .chain(&adrec::jobs::RUNS_SQL)
+        .chain(&adrec::db::MIGRATE_SQL)
     {
         app.db
             .prepare(sql)
