@@ -1,9 +1,9 @@
 //! One error type for every handler, mapped to one JSON shape: `{"error":{"code","message"}}`.
 //!
 //! The HTTP edge: the layers below return their own errors (`domain::DomainError`,
-//! `db::DbError`, `jobs::JobError`), converted here. Client errors carry their message as-is. Server errors are
-//! logged with their whole cause chain and answered with an opaque message, so no SQL, path or
-//! credential ever reaches a response.
+//! `db::DbError`, `jobs::JobError`), converted here. Client errors carry their message as-is.
+//! Server errors are logged with their whole cause chain and answered with an opaque message, so
+//! no SQL, path or credential ever reaches a response.
 use std::convert::Infallible;
 
 use serde::Serialize;
