@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, DbConfig, EngineConfig, StorageConfig};
-use crate::domain::{Task, parse_date};
+use crate::domain::{DomainError, Task, UnknownTask, parse_date};
 use crate::gen_data::GenOptions;
 use crate::jobs::ProgressReport;
 use crate::jobs::{JobEnv, JobRunner};
@@ -44,13 +44,12 @@ enum Command {
     GenData(GenOptions),
 }
 
-fn parse_task(s: &str) -> Result<Task, String> {
+fn parse_task(s: &str) -> Result<Task, UnknownTask> {
     s.parse()
-        .map_err(|e: crate::domain::UnknownTask| e.to_string())
 }
 
-fn parse_day(s: &str) -> Result<NaiveDate, String> {
-    parse_date("date", s).map_err(|e| e.to_string())
+fn parse_day(s: &str) -> Result<NaiveDate, DomainError> {
+    parse_date("date", s)
 }
 
 pub async fn run() -> anyhow::Result<ExitCode> {
