@@ -8,14 +8,15 @@ BIN := $(CARGO_TARGET_DIR)/debug/adrec
 RELEASE_BIN := $(CARGO_TARGET_DIR)/release/adrec
 WITH_PG := scripts/with-pg.sh
 
-.PHONY: help demo up test fmt lint build release unit-test api-test api-spec-test airflow-test deploy-check docs-check \
+.PHONY: help demo up test fmt lint doc deny deny-advisories build release unit-test api-test api-spec-test airflow-test deploy-check docs-check \
         bench bench-serve bench-pipeline s3s-fs migrate db-shell clean-test-dbs docker \
         dashboard-check monitoring-check
 
 help:
 	@echo "make demo          end to end on local files + a local Postgres, then exit (leaves nothing running)"
 	@echo "make up            the same, but keep the service running"
-	@echo "make test          everything CI runs: fmt, clippy, unit + integration tests (Postgres, S3),"
+	@echo "make test          everything CI runs: fmt, clippy, rustdoc, cargo-deny (licenses, bans, sources),"
+	@echo "                   unit + integration tests (Postgres, S3),"
 	@echo "                   Airflow DAG tests, infra lint, /docs and /dashboard in Chromium,"
 	@echo "                   Prometheus rules and a live scrape (infra/monitoring)"
 	@echo "make bench-serve   read-path load test (req/s, p50/p99)"
@@ -38,6 +39,21 @@ fmt:
 
 lint:
 	cargo clippy --all-targets --locked -- -D warnings
+
+# The API docs build with no warning (broken intra-doc links, bad code blocks, ...).
+doc:
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked
+
+# cargo-deny (deny.toml), installed on first use by scripts/cargo-deny.sh: every dependency's
+# license is on the allow list, no wildcard versions, crates only from crates.io.
+# NOT the advisory check: `cargo deny check advisories` clones the RustSec advisory database from
+# GitHub, and the machines `make test` runs on (CI included) reach only the package registries, so
+# it cannot work there. Run `make deny-advisories` where GitHub is reachable.
+deny:
+	deny=$$(scripts/cargo-deny.sh) && "$$deny" check licenses bans sources
+
+deny-advisories:
+	deny=$$(scripts/cargo-deny.sh) && "$$deny" check advisories
 
 unit-test:
 	cargo test --locked --lib --bins
@@ -76,7 +92,7 @@ monitoring-check: build
 dashboard-check: build
 	$(WITH_PG) scripts/dashboard-check.sh $(BIN)
 
-test: fmt lint unit-test api-test api-spec-test airflow-test deploy-check docs-check dashboard-check monitoring-check
+test: fmt lint doc deny unit-test api-test api-spec-test airflow-test deploy-check docs-check dashboard-check monitoring-check
 	@echo "make test: all green"
 
 bench-serve:

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, DbConfig, EngineConfig, StorageConfig};
-use crate::domain::{Task, parse_date};
+use crate::domain::{DomainError, Task, UnknownTask, parse_date};
 use crate::gen_data::GenOptions;
 use crate::jobs::ProgressReport;
 use crate::jobs::{JobEnv, JobRunner};
@@ -49,13 +49,12 @@ enum Command {
     GenData(GenOptions),
 }
 
-fn parse_task(s: &str) -> Result<Task, String> {
+fn parse_task(s: &str) -> Result<Task, UnknownTask> {
     s.parse()
-        .map_err(|e: crate::domain::UnknownTask| e.to_string())
 }
 
-fn parse_day(s: &str) -> Result<NaiveDate, String> {
-    parse_date("date", s).map_err(|e| e.to_string())
+fn parse_day(s: &str) -> Result<NaiveDate, DomainError> {
+    parse_date("date", s)
 }
 
 pub async fn run() -> anyhow::Result<ExitCode> {
@@ -72,7 +71,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             println!(
                 "applied {} migration(s) {applied:?}; schema is at V{}",
                 applied.len(),
-                db::MIGRATIONS.last().map_or(0, |m| m.0)
+                db::MIGRATIONS.last().map_or(0, |m| m.version)
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -93,17 +92,10 @@ async fn run_task(task: Task, date: NaiveDate, force: bool) -> anyhow::Result<Ex
     )
     .await?;
     let runner = Arc::new(JobRunner::new(env));
-    let run = runner
-        .start(task, date, "cli", force)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let run = runner.start(task, date, "cli", force).await?;
     let mut shown = ProgressLine::new();
     let run = loop {
-        match runner
-            .wait(run.id, Duration::from_millis(250))
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-        {
+        match runner.wait(run.id, Duration::from_millis(250)).await? {
             Some(r) if r.is_finished() => break r,
             Some(r) => shown.update(r.progress.as_ref()),
             None => anyhow::bail!("run {} disappeared", run.id),

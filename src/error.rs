@@ -1,18 +1,21 @@
 //! One error type for every handler, mapped to one JSON shape: `{"error":{"code","message"}}`.
 //!
 //! The HTTP edge: the layers below return their own errors (`domain::DomainError`,
-//! `db::DbError`), converted here. Client errors carry their message as-is. Server errors are
-//! logged with their whole cause chain and answered with an opaque message, so no SQL, path or
-//! credential ever reaches a response.
+//! `db::DbError`, `jobs::JobError`), converted here. Client errors carry their message as-is.
+//! Server errors are logged with their whole cause chain and answered with an opaque message, so
+//! no SQL, path or credential ever reaches a response.
 use std::convert::Infallible;
 
 use serde::Serialize;
+use uuid::Uuid;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reject::Rejection;
 use warp::reply::{Reply, Response};
 
 use crate::db::{DbError, is_connection_error};
 use crate::domain::DomainError;
+use crate::jobs::JobError;
+pub use crate::telemetry::chain;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -22,9 +25,12 @@ pub enum AppError {
     NotFound(String),
     #[error("missing or invalid bearer token")]
     Unauthorized,
-    /// The same work is already under way; `location` points at it.
+    /// Conflicting work is already under way: the run `running`, when it is still known.
     #[error("{message}")]
-    Conflict { message: String, location: String },
+    Conflict {
+        message: String,
+        running: Option<Uuid>,
+    },
     /// A dependency (the database) is unreachable: retrying later may work.
     #[error("{0}")]
     Unavailable(String),
@@ -47,6 +53,23 @@ impl From<DomainError> for AppError {
             DomainError::InvalidDate { .. } => "invalid_date",
         };
         AppError::bad_request(code, e.to_string())
+    }
+}
+
+impl From<JobError> for AppError {
+    fn from(e: JobError) -> Self {
+        match e {
+            JobError::Conflict { running, .. } => AppError::Conflict {
+                message: e.to_string(),
+                running: running.map(|r| r.id),
+            },
+            JobError::Publishing { running, .. } => AppError::Conflict {
+                message: e.to_string(),
+                running: Some(running.id),
+            },
+            JobError::Db(e) => AppError::Database(e),
+            JobError::Other(e) => AppError::Internal(e),
+        }
     }
 }
 
@@ -101,11 +124,11 @@ impl AppError {
                 resp.headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            AppError::Conflict { location, .. } => {
-                // Only a run's path: the runner may name no run (it finished meanwhile).
-                if let Some(id) = crate::routes::conflicting_run(location)
-                    && let Ok(v) = HeaderValue::from_str(&crate::routes::run_path(id))
-                {
+            AppError::Conflict {
+                running: Some(id), ..
+            } => {
+                // The runner may name no run (it finished meanwhile): then no Location.
+                if let Ok(v) = HeaderValue::from_str(&crate::routes::run_path(*id)) {
                     resp.headers_mut().insert(header::LOCATION, v);
                 }
             }
@@ -113,18 +136,6 @@ impl AppError {
         }
         resp
     }
-}
-
-/// The error and all its sources, for logs.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        src = s.source();
-    }
-    out
 }
 
 #[derive(Serialize)]

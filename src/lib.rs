@@ -2,6 +2,7 @@
 //!
 //! The binary serves precomputed recommendations from Postgres (`routes`) and runs the nightly
 //! pipeline that computes them (`jobs`), one stage per authenticated HTTP call or CLI command.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 pub mod cli;
 pub mod config;
 pub mod db;

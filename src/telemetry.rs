@@ -15,3 +15,15 @@ pub fn init() {
     // A second init (tests) keeps the first subscriber.
     let _ = result;
 }
+
+/// The error and all its sources, for logs.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        src = s.source();
+    }
+    out
+}

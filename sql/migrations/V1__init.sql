@@ -1,6 +1,7 @@
 -- adrec schema v1.
 
--- The served table is a public contract (BI tools read it): keep it exactly as DESIGN.md §4 says.
+-- The served table is a public contract (BI tools and other readers query it): its columns, types
+-- and key stay exactly as below; a later migration may only add to it compatibly.
 CREATE TYPE rec_model AS ENUM ('top_ctr', 'top_product');
 
 CREATE TABLE recommendations (

@@ -1,8 +1,8 @@
 //! An in-process cache of `/recommendations` answers: exact while Postgres LISTEN/NOTIFY says
 //! nothing changed, and the fallback while the database cannot be reached.
 //!
-//! Served rows change only when `db_writing` commits a date, and it sends `NOTIFY
-//! adrec_published` in that transaction. Every instance listens on its own connection:
+//! Served rows change only when `db_writing` commits a date, and it notifies `CHANNEL` in that
+//! transaction. Every instance listens on its own connection:
 //!
 //! * **Live** (the LISTEN connection is up): an entry read since the last notification, less than
 //!   `TTL` old (for rows changed by hand), is answered without the database. A notification
@@ -35,7 +35,8 @@ use tokio_postgres::AsyncMessage;
 use super::Connector;
 use crate::domain::Model;
 
-/// The channel `sql/queries/publish_notify.sql` notifies.
+/// The channel `db_writing` notifies (`sql/queries/publish_notify.sql` takes it as `$1`): its one
+/// definition.
 pub const CHANNEL: &str = "adrec_published";
 /// A live entry is re-read after this long, for rows changed without `db_writing`.
 const TTL: Duration = Duration::from_secs(30);
@@ -229,7 +230,7 @@ impl ReadCache {
             .tcp_user_timeout(Duration::from_secs(20));
         loop {
             if let Err(e) = self.listen_once(&db).await {
-                tracing::warn!(error = %crate::error::chain(&*e), "read cache not live: LISTEN connection lost");
+                tracing::warn!(error = %crate::telemetry::chain(&*e), "read cache not live: LISTEN connection lost");
             }
             self.disconnected();
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -239,6 +240,8 @@ impl ReadCache {
     async fn listen_once(&self, db: &Connector) -> anyhow::Result<()> {
         let (client, mut conn) = db.config.connect(db.tls.clone()).await?;
         let mut messages = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
+        // The one statement not in sql/queries/: LISTEN takes the channel as a name, not as a
+        // parameter, so it is built from CHANNEL, the channel's one definition.
         let sql = format!("LISTEN {CHANNEL}");
         let listen = client.batch_execute(&sql);
         // The connection must be driven while the LISTEN runs.

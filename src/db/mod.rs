@@ -19,7 +19,7 @@ use tokio_postgres::error::SqlState;
 
 use crate::config::DbConfig;
 
-pub use migrate::{MIGRATIONS, migrate};
+pub use migrate::{MIGRATE_SQL, MIGRATIONS, Migration, migrate, migrate_with};
 
 /// Why a database call failed.
 #[derive(Debug, thiserror::Error)]

@@ -16,9 +16,10 @@ pub const METRICS_JOB_RUNS: &str = include_str!("../../sql/queries/metrics_job_r
 pub const METRICS_LATEST_DATE: &str = include_str!("../../sql/queries/metrics_latest_date.sql");
 pub const DASHBOARD_SCORES: &str = include_str!("../../sql/queries/dashboard_scores.sql");
 pub const DASHBOARD_DAILY_RUNS: &str = include_str!("../../sql/queries/dashboard_daily_runs.sql");
+pub const READY: &str = include_str!("../../sql/queries/ready.sql");
 
 /// Every read statement, for the test that prepares them all against a migrated database.
-pub const ALL_SQL: [&str; 9] = [
+pub const ALL_SQL: [&str; 10] = [
     RECOMMENDATIONS,
     HISTORY,
     STATS_DATES,
@@ -28,6 +29,7 @@ pub const ALL_SQL: [&str; 9] = [
     METRICS_LATEST_DATE,
     DASHBOARD_SCORES,
     DASHBOARD_DAILY_RUNS,
+    READY,
 ];
 
 /// One ranked product. The score columns that do not apply to the model are left out.

@@ -25,10 +25,13 @@ use super::session::{self, query};
 use super::tasks::RunCtx;
 use super::{JobEnv, StageResult};
 
+use crate::db::cache::CHANNEL;
 use crate::domain::Model;
 
 const DB_ROWS: &str = include_str!("../../queries/db_rows.sql");
 const STAGING: &str = include_str!("../../sql/queries/publish_staging.sql");
+const COPY_TYPES: &str = include_str!("../../sql/queries/publish_copy_types.sql");
+const COPY: &str = include_str!("../../sql/queries/publish_copy.sql");
 const DELETE: &str = include_str!("../../sql/queries/publish_delete.sql");
 const INSERT: &str = include_str!("../../sql/queries/publish_insert.sql");
 const PRUNE: &str = include_str!("../../sql/queries/publish_prune.sql");
@@ -38,8 +41,10 @@ const NOTIFY: &str = include_str!("../../sql/queries/publish_notify.sql");
 
 /// The publication's statements in order (the first creates the table the others use), for the
 /// test that prepares every statement against a migrated database.
-pub const PUBLISH_SQL: [&str; 7] = [
+pub const PUBLISH_SQL: [&str; 9] = [
     STAGING,
+    COPY_TYPES,
+    COPY,
     DELETE,
     INSERT,
     PRUNE,
@@ -47,9 +52,6 @@ pub const PUBLISH_SQL: [&str; 7] = [
     NOTIFY,
     LATEST,
 ];
-const COPY: &str = "COPY recommendations_staging \
-     (date, advertiser_id, model, rank, product_id, score, clicks, impressions, views) \
-     FROM STDIN (FORMAT binary)";
 
 pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> {
     let date = run.date;
@@ -86,9 +88,7 @@ pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> 
     tx.batch_execute(STAGING)
         .await
         .context("creating the staging table")?;
-    let model_type = tx.prepare("SELECT NULL::rec_model").await?.columns()[0]
-        .type_()
-        .clone();
+    let model_type = tx.prepare(COPY_TYPES).await?.columns()[0].type_().clone();
     let types = [
         Type::DATE,
         Type::TEXT,
@@ -127,7 +127,7 @@ pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> 
         tracing::warn!(%date, pending, bound = policy.max_prune_dates,
             "dates past retention left for later runs (RETENTION_MAX_PRUNE_DATES)");
     }
-    tx.execute(NOTIFY, &[&date.to_string()]).await?;
+    tx.execute(NOTIFY, &[&CHANNEL, &date.to_string()]).await?;
     tx.commit().await.context("committing the publication")?;
 
     Ok(StageResult {

@@ -11,7 +11,7 @@
 //! opened on the main runtime (a connection's I/O task lives where it was opened, and reads
 //! share the pool), so stages touch the database outside `run`.
 //!
-//! Every plan shares one memory pool of `JOB_MEMORY_LIMIT` bytes (`engine_config`): operators
+//! Every plan shares one memory pool of `JOB_MEMORY_LIMIT` bytes (`Engine::new`): operators
 //! that can spill (sorts, aggregations) spill to the local disk when it is full; what cannot
 //! fit fails the run with an error naming the setting, and never takes the process down.
 use std::future::Future;

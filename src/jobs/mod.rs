@@ -6,7 +6,7 @@
 //! date and published by a manifest written last (see `output`).
 //!
 //! * running: `runner` (start, wait, heartbeats, orphans), `runs` (the `job_runs` records),
-//!   `tasks` (task → stage; `pipeline`), `progress`;
+//!   `tasks` (task → stage; `pipeline`), `progress`, `error` (`JobError`, mapped at the HTTP edge);
 //! * stages: `filter_data`, `top_ctr`, `top_product` (both on `model_stage`), `db_writing`
 //!   (with `publish_policy`: which dates it may publish, how much it may prune);
 //! * the engine: `engine` (query runtime, memory pool), `scan` (the raw-log data source),
@@ -18,6 +18,7 @@
 pub mod aws;
 mod db_writing;
 pub mod engine;
+mod error;
 mod filter_data;
 mod inputs;
 mod model_stage;
@@ -39,6 +40,7 @@ use anyhow::Context;
 
 pub use db_writing::PUBLISH_SQL;
 pub use engine::Engine;
+pub use error::{JobError, RunningRun};
 pub use progress::{Progress, ProgressReport};
 pub use publish_policy::PublishPolicy;
 pub use runner::{JobMetrics, JobRunner};

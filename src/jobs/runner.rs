@@ -8,11 +8,11 @@ use futures::FutureExt;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+use super::error::JobError;
 use super::runs::{self, Orphan, Run};
 use super::tasks::{self, Failure, RunCtx};
 use super::{JobEnv, Progress, StageResult, sweeper};
 use crate::domain::Task;
-use crate::error::AppError;
 pub use crate::metrics::JobMetrics;
 
 /// No stage may run longer than this; Airflow retries a failed one.
@@ -42,7 +42,8 @@ impl JobRunner {
         &self.env
     }
 
-    /// Records a new run and starts it in the background. 409 if the same task and date runs.
+    /// Records a new run and starts it in the background; a conflict if a run that excludes it is
+    /// under way (see `runs::insert`).
     /// `force` lifts db_writing's publication refusals and its prune bound.
     pub async fn start(
         self: &Arc<Self>,
@@ -50,7 +51,7 @@ impl JobRunner {
         date: NaiveDate,
         trigger: &str,
         force: bool,
-    ) -> Result<Run, AppError> {
+    ) -> Result<Run, JobError> {
         let run = runs::insert(&self.env.pool, task, date, trigger, force).await?;
         let progress = Arc::new(Progress::default());
         self.in_flight
@@ -100,7 +101,7 @@ impl JobRunner {
             loop {
                 tick.tick().await;
                 if let Err(e) = runs::heartbeat(&self.env.pool, id, &progress.report()).await {
-                    tracing::warn!(%id, error = %crate::error::chain(&e), "run heartbeat failed");
+                    tracing::warn!(%id, error = %crate::telemetry::chain(&e), "run heartbeat failed");
                 }
             }
         };
@@ -130,7 +131,7 @@ impl JobRunner {
         };
         self.metrics.observe(task, error.is_none(), secs);
         if let Err(e) = runs::finish(&self.env.pool, id, &result, error.as_deref()).await {
-            tracing::error!(%id, error = %crate::error::chain(&e), "could not record the run's outcome");
+            tracing::error!(%id, error = %crate::telemetry::chain(&e), "could not record the run's outcome");
         }
         self.in_flight.lock().expect("poisoned").remove(&id);
         self.finished.notify_waiters();
@@ -138,7 +139,7 @@ impl JobRunner {
 
     /// The run, once finished or when `wait` is over, whichever comes first; a run of this
     /// process that is still running carries its live progress.
-    pub async fn wait(&self, id: Uuid, wait: Duration) -> Result<Option<Run>, AppError> {
+    pub async fn wait(&self, id: Uuid, wait: Duration) -> Result<Option<Run>, JobError> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             // Register for the wake-up before reading, so a finish in between is not missed.
@@ -168,12 +169,12 @@ impl JobRunner {
         task: Option<Task>,
         date: Option<NaiveDate>,
         limit: i64,
-    ) -> Result<Vec<Run>, AppError> {
+    ) -> Result<Vec<Run>, JobError> {
         let client = self.env.pool.get().await?;
         runs::list(&client, task, date, limit).await
     }
 
-    pub async fn last_runs(&self) -> Result<Vec<Run>, AppError> {
+    pub async fn last_runs(&self) -> Result<Vec<Run>, JobError> {
         let client = self.env.pool.get().await?;
         runs::last_per_task(&client).await
     }
@@ -182,7 +183,7 @@ impl JobRunner {
     /// every half minute by `sweep`, on every instance.
     /// Their unmanifested output files are deleted (`sweeper`), and those of runs a shutdown
     /// interrupted, once they have been failed for `STALE_AFTER`.
-    pub async fn fail_orphans(&self) -> Result<u64, AppError> {
+    pub async fn fail_orphans(&self) -> Result<u64, JobError> {
         let orphans = runs::fail_orphans(&self.env.pool, None).await?;
         self.sweep_files(&orphans).await;
         self.sweep_files(&runs::unswept(&self.env.pool).await?)
@@ -198,7 +199,7 @@ impl JobRunner {
                     tracing::info!(id = %o.id, task = %o.task, date = %o.date, files = n,
                         "deleted an interrupted run's files");
                     if let Err(e) = runs::swept(&self.env.pool, o.id, n).await {
-                        tracing::warn!(id = %o.id, error = %crate::error::chain(&e),
+                        tracing::warn!(id = %o.id, error = %crate::telemetry::chain(&e),
                             "could not record the sweep");
                     }
                 }
@@ -214,7 +215,9 @@ impl JobRunner {
             match self.fail_orphans().await {
                 Ok(0) => {}
                 Ok(n) => tracing::warn!(runs = n, "failed runs whose process stopped"),
-                Err(e) => tracing::warn!(error = %crate::error::chain(&e), "orphan sweep failed"),
+                Err(e) => {
+                    tracing::warn!(error = %crate::telemetry::chain(&e), "orphan sweep failed")
+                }
             }
         }
     }
@@ -235,7 +238,7 @@ impl JobRunner {
             // Their files are swept later (`fail_orphans`): their work may still be writing.
             Ok(gone) => tracing::warn!(runs = gone.len(), "shutdown interrupted running jobs"),
             Err(e) => {
-                tracing::error!(error = %crate::error::chain(&e), "could not mark interrupted runs")
+                tracing::error!(error = %crate::telemetry::chain(&e), "could not mark interrupted runs")
             }
         }
     }

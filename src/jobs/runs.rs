@@ -6,9 +6,9 @@ use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
+use super::error::{JobError, RunningRun};
 use super::{ProgressReport, StageResult};
 use crate::domain::Task;
-use crate::error::AppError;
 
 const INSERT: &str = include_str!("../../sql/queries/job_runs_insert.sql");
 const FINISH: &str = include_str!("../../sql/queries/job_runs_finish.sql");
@@ -64,7 +64,6 @@ pub struct Run {
     /// While running: the stage under way and bytes scanned (see `progress`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub progress: Option<ProgressReport>,
-    pub links: Links,
 }
 
 /// A run's state; the `job_runs.status` values.
@@ -90,12 +89,6 @@ impl RunStatus {
             .into_iter()
             .find(|r| r.as_str() == s)
     }
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Links {
-    #[serde(rename = "self")]
-    pub self_: String,
 }
 
 impl Run {
@@ -131,21 +124,20 @@ impl Run {
             progress: progress
                 .filter(|_| status == RunStatus::Running)
                 .and_then(|p| serde_json::from_value(p).ok()),
-            links: Links {
-                self_: format!("/jobs/runs/{id}"),
-            },
         })
     }
 }
 
-/// Starts a run, or answers 409 naming the run of the same task and date already under way.
+/// Starts a run, or fails with a conflict naming the run under way that it conflicts with: one
+/// of the same task and date (the index `job_runs_one_running`), or for the same date `pipeline`
+/// and a single stage (the trigger `job_runs_date_exclusive`, V4).
 pub async fn insert(
     pool: &Pool,
     task: Task,
     date: NaiveDate,
     trigger: &str,
     force: bool,
-) -> Result<Run, AppError> {
+) -> Result<Run, JobError> {
     let client = pool.get().await?;
     let stmt = client.prepare_cached(INSERT).await?;
     match client
@@ -156,16 +148,23 @@ pub async fn insert(
         .await
     {
         Ok(row) => Ok(Run::from_row(&row)?),
-        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+        Err(e)
+            if [SqlState::UNIQUE_VIOLATION, SqlState::EXCLUSION_VIOLATION]
+                .iter()
+                .any(|c| e.code() == Some(c)) =>
+        {
             let stmt = client.prepare_cached(RUNNING).await?;
-            let running: Option<Uuid> = client
+            let running = client
                 .query_opt(&stmt, &[&task.as_str(), &date])
                 .await?
-                .map(|r| r.get(0));
-            let id = running.map_or("(just finished)".to_owned(), |id| id.to_string());
-            Err(AppError::Conflict {
-                message: format!("{task} for {date} is already running as run {id}"),
-                location: format!("/jobs/runs/{id}"),
+                .map(|r| RunningRun {
+                    id: r.get(0),
+                    task: r.get::<_, &str>(1).parse().unwrap_or(task),
+                });
+            Err(JobError::Conflict {
+                task,
+                date,
+                running,
             })
         }
         Err(e) => Err(e.into()),
@@ -179,7 +178,7 @@ pub async fn finish(
     id: Uuid,
     result: &StageResult,
     error: Option<&str>,
-) -> Result<(), AppError> {
+) -> Result<(), JobError> {
     let client = pool.get().await?;
     let stmt = client.prepare_cached(FINISH).await?;
     let status = match error {
@@ -203,7 +202,7 @@ pub async fn finish(
     Ok(())
 }
 
-pub async fn get(client: &impl GenericClient, id: Uuid) -> Result<Option<Run>, AppError> {
+pub async fn get(client: &impl GenericClient, id: Uuid) -> Result<Option<Run>, JobError> {
     let stmt = client.prepare_cached(GET).await?;
     Ok(client
         .query_opt(&stmt, &[&id])
@@ -218,14 +217,14 @@ pub async fn list(
     task: Option<Task>,
     date: Option<NaiveDate>,
     limit: i64,
-) -> Result<Vec<Run>, AppError> {
+) -> Result<Vec<Run>, JobError> {
     let stmt = client.prepare_cached(LIST).await?;
     let task = task.map(Task::as_str);
     let rows = client.query(&stmt, &[&task, &date, &limit]).await?;
     Ok(rows.iter().map(Run::from_row).collect::<Result<_, _>>()?)
 }
 
-pub async fn last_per_task(client: &impl GenericClient) -> Result<Vec<Run>, AppError> {
+pub async fn last_per_task(client: &impl GenericClient) -> Result<Vec<Run>, JobError> {
     let stmt = client.prepare_cached(LAST).await?;
     let rows = client.query(&stmt, &[]).await?;
     Ok(rows.iter().map(Run::from_row).collect::<Result<_, _>>()?)
@@ -241,7 +240,7 @@ pub struct Orphan {
 
 /// Marks running runs failed: the given ones (at shutdown), or with `None` every run whose
 /// process stopped beating for `STALE_AFTER` (it died).
-pub async fn fail_orphans(pool: &Pool, ids: Option<&[Uuid]>) -> Result<Vec<Orphan>, AppError> {
+pub async fn fail_orphans(pool: &Pool, ids: Option<&[Uuid]>) -> Result<Vec<Orphan>, JobError> {
     let client = pool.get().await?;
     let ids = ids.map(<[Uuid]>::to_vec);
     let stale = STALE_AFTER.as_secs() as i32;
@@ -261,7 +260,7 @@ impl Orphan {
 
 /// Interrupted runs failed at least `STALE_AFTER` ago whose files were never swept (a shutdown
 /// marks its runs failed while their work may still be writing; a sweep may have failed).
-pub async fn unswept(pool: &Pool) -> Result<Vec<Orphan>, AppError> {
+pub async fn unswept(pool: &Pool) -> Result<Vec<Orphan>, JobError> {
     let client = pool.get().await?;
     let stale = STALE_AFTER.as_secs() as i32;
     let rows = client.query(UNSWEPT, &[&stale]).await?;
@@ -269,7 +268,7 @@ pub async fn unswept(pool: &Pool) -> Result<Vec<Orphan>, AppError> {
 }
 
 /// Records how many files of an orphan run the sweeper deleted.
-pub async fn swept(pool: &Pool, id: Uuid, files: usize) -> Result<(), AppError> {
+pub async fn swept(pool: &Pool, id: Uuid, files: usize) -> Result<(), JobError> {
     let client = pool.get().await?;
     let files = i32::try_from(files).unwrap_or(i32::MAX);
     client.execute(SWEPT, &[&id, &files]).await?;
@@ -281,14 +280,14 @@ pub async fn stage_details(
     pool: &Pool,
     id: Uuid,
     details: &serde_json::Value,
-) -> Result<(), AppError> {
+) -> Result<(), JobError> {
     let client = pool.get().await?;
     let stmt = client.prepare_cached(STAGE).await?;
     client.execute(&stmt, &[&id, details]).await?;
     Ok(())
 }
 
-pub async fn heartbeat(pool: &Pool, id: Uuid, progress: &ProgressReport) -> Result<(), AppError> {
+pub async fn heartbeat(pool: &Pool, id: Uuid, progress: &ProgressReport) -> Result<(), JobError> {
     let client = pool.get().await?;
     let stmt = client.prepare_cached(HEARTBEAT).await?;
     let progress = serde_json::to_value(progress).map_err(anyhow::Error::from)?;

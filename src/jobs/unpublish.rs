@@ -6,8 +6,9 @@ use deadpool_postgres::Pool;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::error::{JobError, RunningRun};
 use super::runs::{self, Run};
-use crate::error::AppError;
+use crate::domain::Task;
 
 const RUNNING: &str = include_str!("../../sql/queries/unpublish_running.sql");
 const DELETE: &str = include_str!("../../sql/queries/unpublish_delete.sql");
@@ -20,17 +21,15 @@ pub const UNPUBLISH_SQL: [&str; 3] = [RUNNING, DELETE, RECORD];
 
 /// Deletes `date`'s recommendations; the run recording it, or `None` if the date had none (then
 /// nothing changes). 409 while a `db_writing` or `pipeline` run for the date is running.
-pub async fn unpublish(pool: &Pool, date: NaiveDate) -> Result<Option<Run>, AppError> {
+pub async fn unpublish(pool: &Pool, date: NaiveDate) -> Result<Option<Run>, JobError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     if let Some(row) = tx.query_opt(RUNNING, &[&date]).await? {
         let (id, task): (Uuid, String) = (row.get("id"), row.get("task"));
-        return Err(AppError::Conflict {
-            message: format!(
-                "{task} for {date} is running as run {id} and would publish the date again: \
-                 wait for it to finish, then delete the date"
-            ),
-            location: format!("/jobs/runs/{id}"),
+        let task: Task = task.parse().map_err(anyhow::Error::from)?;
+        return Err(JobError::Publishing {
+            date,
+            running: RunningRun { id, task },
         });
     }
     let latest_before: Option<NaiveDate> = tx.query_one(LATEST, &[]).await?.get(0);

@@ -76,8 +76,11 @@ async fn gather(state: &AppState) -> Result<Data, AppError> {
     let deadline = pool.deadline();
     let (mut dates, last_runs, recent_runs) = tokio::try_join!(
         async { Ok::<_, AppError>(pool.run(async |c| reads::published_dates(c).await).await?) },
-        super::within(deadline, state.jobs.last_runs()),
-        super::within(deadline, state.jobs.list(None, None, RECENT_RUNS)),
+        async { Ok::<_, AppError>(super::within(deadline, state.jobs.last_runs()).await?) },
+        async {
+            let recent = super::within(deadline, state.jobs.list(None, None, RECENT_RUNS));
+            Ok::<_, AppError>(recent.await?)
+        },
     )?;
     dates.reverse();
     let latest = dates.last().map(|d| d.date);

@@ -6,6 +6,7 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use super::{AppState, with_state};
+use crate::db::reads;
 use crate::error::{AppError, respond};
 
 /// Readiness must answer quickly even when the database hangs.
@@ -26,7 +27,7 @@ pub fn routes(
 }
 
 async fn ready(state: &AppState) -> Result<Response, AppError> {
-    let check = state.pool.run(async |c| c.simple_query("SELECT 1").await);
+    let check = state.pool.run(async |c| c.simple_query(reads::READY).await);
     match tokio::time::timeout(READY_TIMEOUT, check).await {
         Ok(Ok(_)) => Ok(warp::reply::json(&json!({"status": "ready"})).into_response()),
         Ok(Err(e)) => {

@@ -16,7 +16,7 @@ use warp::{Filter, Rejection, Reply};
 use super::{AppState, with_state, within};
 use crate::domain::{Task, parse_date};
 use crate::error::{AppError, respond};
-use crate::jobs::Run;
+use crate::jobs::{JobError, Run};
 
 /// App Runner cuts a request at 120 s; a long poll must answer well before.
 pub const MAX_WAIT_SECS: u64 = 110;
@@ -178,18 +178,13 @@ async fn start(
     state: &AppState,
 ) -> Result<Run, AppError> {
     let deadline = state.pool.deadline();
-    let start = || within(deadline, state.jobs.start(task, date, "http", force));
-    match start().await {
-        Err(AppError::Conflict { location, .. }) if conflicting_run(&location).is_none() => {
-            start().await
+    let run = match within(deadline, state.jobs.start(task, date, "http", force)).await {
+        Err(JobError::Conflict { running: None, .. }) => {
+            within(deadline, state.jobs.start(task, date, "http", force)).await
         }
         other => other,
-    }
-}
-
-/// The run a 409's location names, if any.
-pub fn conflicting_run(location: &str) -> Option<Uuid> {
-    location.strip_prefix("/jobs/runs/")?.parse().ok()
+    };
+    Ok(run?)
 }
 
 async fn get_run(id: &str, q: WaitQuery, state: AppState) -> Result<Response, AppError> {

@@ -28,7 +28,7 @@ use crate::error::{AppError, recover};
 use crate::jobs::JobRunner;
 use crate::metrics::Metrics;
 
-pub use jobs::{conflicting_run, run_path};
+pub use jobs::run_path;
 
 /// What handlers share. Cheap to clone: everything inside is reference-counted.
 #[derive(Clone)]
@@ -199,15 +199,13 @@ fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = Inf
 
 /// Bounds a database-backed call that does not go through `Db::run` (the job runner's): past
 /// `deadline` it is dropped and answered 503.
-async fn within<T>(
+async fn within<T, E: From<crate::db::DbError>>(
     deadline: std::time::Duration,
-    call: impl std::future::Future<Output = Result<T, AppError>>,
-) -> Result<T, AppError> {
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
     tokio::time::timeout(deadline, call)
         .await
-        .unwrap_or(Err(AppError::Database(crate::db::DbError::Timeout(
-            deadline,
-        ))))
+        .unwrap_or(Err(E::from(crate::db::DbError::Timeout(deadline))))
 }
 
 /// warp hands path segments over still percent-encoded. Postgres text cannot hold NUL, so an id

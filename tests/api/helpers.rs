@@ -286,7 +286,9 @@ pub async fn seed(db: &tokio_postgres::Client, date: &str, adv: &str, model: &st
                 .unwrap();
     }
     // As db_writing does: instances drop their read caches.
-    db.batch_execute("NOTIFY adrec_published").await.unwrap();
+    db.execute("SELECT pg_notify($1, '')", &[&adrec::db::cache::CHANNEL])
+        .await
+        .unwrap();
 }
 
 /// Writes `content` to `dir/rel`, creating folders.

@@ -12,6 +12,7 @@ async fn every_statement_prepares_against_the_migrated_schema() {
         .iter()
         .chain(&adrec::jobs::RUNS_SQL)
         .chain(&adrec::jobs::UNPUBLISH_SQL)
+        .chain(&adrec::db::MIGRATE_SQL)
     {
         app.db
             .prepare(sql)

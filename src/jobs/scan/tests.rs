@@ -287,6 +287,10 @@ fn views_are_arrows_own() {
     use datafusion::arrow::array::builder::make_view;
     let text = b"abcdefghijklmnopqrstuvwxyz";
     for len in 0..text.len() {
-        assert_eq!(super::parse::view(&text[..len], 7), make_view(&text[..len], 0, 7), "{len}");
+        assert_eq!(
+            super::parse::view(&text[..len], 7),
+            make_view(&text[..len], 0, 7),
+            "{len}"
+        );
     }
 }

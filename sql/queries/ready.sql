@@ -1,0 +1,2 @@
+-- GET /readyz: the database answers.
+SELECT 1
