@@ -1,5 +1,5 @@
 //! Undoing a wrong publication: one date's served rows deleted in one transaction, recorded as a
-//! finished run of task `unpublish` and announced like a publication (`NOTIFY adrec_published`,
+//! finished run of task `unpublish` and announced like a publication (the `publish_notify.sql` NOTIFY,
 //! delivered on commit), so every instance drops its read cache and the date is no longer served.
 use chrono::NaiveDate;
 use deadpool_postgres::Pool;
@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::error::{JobError, RunningRun};
 use super::runs::{self, Run};
+use crate::db::cache::CHANNEL;
 use crate::domain::Task;
 
 const RUNNING: &str = include_str!("../../sql/queries/unpublish_running.sql");
@@ -51,7 +52,7 @@ pub async fn unpublish(pool: &Pool, date: NaiveDate) -> Result<Option<Run>, JobE
     });
     let id = Uuid::new_v4();
     tx.execute(RECORD, &[&id, &date, &rows, &details]).await?;
-    tx.execute(NOTIFY, &[&date.to_string()]).await?;
+    tx.execute(NOTIFY, &[&CHANNEL, &date.to_string()]).await?;
     let run = runs::get(&tx, id).await?;
     tx.commit().await?;
     tracing::warn!(%date, rows, %id, "unpublished a date");
