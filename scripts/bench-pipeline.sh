@@ -5,7 +5,9 @@
 # computing the same answer from the same files in the same run. Prints times, peak memory,
 # the split by stage, the scan against `cat` of the same bytes, the answers' comparison, and
 # peak memory on a 4x larger input.
+# Then the same pipeline over a real S3 server (s3s-fs, raw logs and outputs in a bucket).
 #   BENCH_REPEAT=N (default 3; medians are reported)  BENCH_SKIP_4X=1 to leave the 4x run out
+#   BENCH_SKIP_S3=1 to leave the S3 run out
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 source "$here/scripts/lib.sh"
@@ -48,6 +50,33 @@ for i in $(seq "$repeat"); do
 done
 grep -v DUCKDB_SECONDS "$work/duck-1.out"
 
+# Over S3: s3s-fs serves a folder whose subfolders are buckets; the logs are hard-linked in
+# (same file system) or copied once, so the bytes are the same and nothing is re-generated.
+if [ -z "${BENCH_SKIP_S3:-}" ]; then
+  s3s=$("$here/scripts/s3s-fs.sh")
+  s3root="$cache/bench-s3"
+  mkdir -p "$s3root/bench/raw"
+  for f in advertiser_ids product_views ads_views; do
+    [ "$s3root/bench/raw/$f" -ef "$raw/$f" ] || ln -f "$raw/$f" "$s3root/bench/raw/$f" 2>/dev/null \
+      || cp "$raw/$f" "$s3root/bench/raw/$f"
+  done
+  rm -rf "$s3root/bench/work"
+  s3port=$(free_port)
+  "$s3s" --host 127.0.0.1 --port "$s3port" --access-key bench --secret-key bench-secret "$s3root" \
+    >/dev/null 2>&1 &
+  s3pid=$!
+  trap 'kill $s3pid 2>/dev/null; rm -rf "$work"' EXIT
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$s3port") 2>/dev/null && break; sleep 0.05; done
+  for i in $(seq "$repeat"); do
+    AWS_ENDPOINT_URL="http://127.0.0.1:$s3port" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=bench \
+      AWS_SECRET_ACCESS_KEY=bench-secret AWS_EC2_METADATA_DISABLED=true \
+      DATABASE_URL="$db_url" RAW_URL="s3://bench/raw/" WORK_URL="s3://bench/work/" RUST_LOG=warn \
+      run --out "$work/s3-$i.json" --cgroup-limit "$limit" -- "$ADREC_BIN" run pipeline --date "$day" \
+      > "$work/s3-$i.run.json"
+  done
+  kill "$s3pid"; wait "$s3pid" 2>/dev/null || true
+fi
+
 if [ -z "${BENCH_SKIP_4X:-}" ]; then
   raw4=$("$here/scripts/bench-data.sh" 4)
   pipeline "$raw4" "$work/adrec-4x"
@@ -85,6 +114,18 @@ print(f"scan: filter_data reads {nbytes / 1e6:,.0f} MB at {scan:,.0f} MB/s; cat 
       f"(filter_data takes {secs['filter_data'] / cat:.1f}x cat's time)")
 f = recs[0]["details"]["filter_data"]
 print(f"rows: in {f['rows_in']:,}, kept {f['rows_out']:,}, bad {f['bad_rows']:,}; published {recs[0]['rows_out']:,}")
+if os.path.exists(os.path.join(work, "s3-1.json")):
+    s3 = [load(f"s3-{i}.json") for i in range(1, n + 1)]
+    for i, r in enumerate(s3, 1):
+        if r["exit"] != 0 or r.get("oom_killed"):
+            sys.exit(f"adrec run {i} over S3 failed: {r} (see {work}/s3-{i}.run.json)")
+    s3_recs = [load(f"s3-{i}.run.json") for i in range(1, n + 1)]
+    if [r["rows_out"] for r in s3_recs] != [recs[0]["rows_out"]] * n:
+        sys.exit("the S3 runs published other row counts than the file:// runs")
+    t = med(r["seconds"] for r in s3)
+    s3f = med(r["details"]["filter_data"]["seconds"] for r in s3_recs)
+    print(f"over S3 (s3s-fs, raw and work in a bucket): {t:.2f} s (filter_data {s3f:.2f} s), "
+          f"{t / adrec:.2f}x file:// (target <= 2x: {'met' if t <= 2 * adrec else 'NOT met'}), peak RSS {mib(max(r['max_rss_bytes'] for r in s3)):.0f} MiB")
 if os.path.exists(os.path.join(work, "adrec-4x.json")):
     big = load("adrec-4x.json")
     if big["exit"] != 0 or big.get("oom_killed"):

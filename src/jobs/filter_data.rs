@@ -130,6 +130,7 @@ pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> 
             .sum::<u64>()
             == 0
         {
+            out.abort().await;
             bail!(
                 "the {table} input ({}) holds no rows for {date}",
                 input.names().join(", ")

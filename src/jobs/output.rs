@@ -96,6 +96,9 @@ impl<'a> OutputWriter<'a> {
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(1 << 20))
+            // A writer holds its row group until it is flushed: bounded in bytes too, so that
+            // a larger day never means more memory per open file.
+            .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
             .build();
         let sink = BufWriter::new(Arc::clone(&self.work.store), ObjPath::from(key.as_str()));
         let writer = AsyncArrowWriter::try_new(sink, schema, Some(props))?;
@@ -165,6 +168,9 @@ impl<'a> OutputWriter<'a> {
         Ok(manifest)
     }
 }
+
+/// The most a row group of an output file holds before it is written out.
+const ROW_GROUP_BYTES: usize = 16 << 20;
 
 pub struct TableWriter {
     table: String,
