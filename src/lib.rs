@@ -3,6 +3,8 @@
 //! The binary serves precomputed recommendations from Postgres (`routes`) and runs the nightly
 //! pipeline that computes them (`jobs`), one stage per authenticated HTTP call or CLI command.
 pub mod cli;
+#[cfg(feature = "ballista")]
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -39,6 +39,9 @@ pub struct Engine {
     env: Arc<RuntimeEnv>,
     threads: usize,
     memory_limit: u64,
+    /// `ENGINE_URL` and its scheduler's endpoint, when jobs run on a Ballista cluster.
+    #[cfg_attr(not(feature = "ballista"), allow(dead_code))]
+    remote: Option<(url::Url, String)>,
 }
 
 impl Engine {
@@ -66,12 +69,20 @@ impl Engine {
         for loc in [&storage.raw, &storage.work] {
             env.register_object_store(&loc.store_url, Arc::clone(&loc.store));
         }
+        let remote = match &cfg.engine_url {
+            #[cfg(feature = "ballista")]
+            Some(url) => Some((url.clone(), crate::cluster::scheduler_endpoint(url)?)),
+            #[cfg(not(feature = "ballista"))]
+            Some(_) => anyhow::bail!("ENGINE_URL needs a build with the ballista feature"),
+            None => None,
+        };
         Ok(Self {
             runtime: Some(runtime),
             io: tokio::runtime::Handle::current(),
             env,
             threads: cfg.threads,
             memory_limit: cfg.memory_limit,
+            remote,
         })
     }
 
@@ -88,7 +99,27 @@ impl Engine {
         if std::env::var_os("DATAFUSION_EXECUTION_TARGET_PARTITIONS").is_none() {
             config = config.with_target_partitions(partitions);
         }
-        SessionContext::new_with_config_rt(config.with_information_schema(false), self.env.clone())
+        let config = config.with_information_schema(false);
+        #[cfg(feature = "ballista")]
+        if let Some((_, endpoint)) = &self.remote {
+            // Connects lazily (at the first query), and upgrading a state cannot fail.
+            return crate::cluster::remote_session(config, self.env.clone(), endpoint)
+                .expect("a Ballista session");
+        }
+        SessionContext::new_with_config_rt(config, self.env.clone())
+    }
+
+    /// Whether jobs run on a Ballista cluster (`ENGINE_URL`).
+    pub fn is_remote(&self) -> bool {
+        self.remote.is_some()
+    }
+
+    /// What runs the jobs, as recorded in each run: `in-process` or the `ENGINE_URL`.
+    pub fn name(&self) -> String {
+        match &self.remote {
+            Some((url, _)) => url.to_string(),
+            None => "in-process".to_owned(),
+        }
     }
 
     /// The runtime that does object-store I/O (the service's).

@@ -3,6 +3,8 @@
 //! Needs a Postgres at ADREC_TEST_PG (default postgres://postgres@127.0.0.1:5432); `make test`
 //! starts one if none answers. `TEST_LOG=1` shows the service's logs.
 mod dashboard;
+#[cfg(feature = "ballista")]
+mod ballista;
 mod engine;
 mod health;
 mod helpers;
