@@ -41,7 +41,7 @@ pub struct StorageConfig {
     pub max_gap_days: u32,
 }
 
-/// `JOB_MEMORY_LIMIT`, `JOB_THREADS`, `JOB_SPILL_DIR`, `ENGINE_URL`: the query engine (see
+/// `JOB_MEMORY_LIMIT`, `JOB_THREADS`, `JOB_SPILL_DIR`, `ENGINE_URL`, `ENGINE_JOB_TIMEOUT_SECS`: the query engine (see
 /// `jobs::engine`).
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -53,6 +53,10 @@ pub struct EngineConfig {
     /// `df://host:port`: run the jobs' queries on that Ballista scheduler's cluster; unset, in
     /// this process. Needs a build with the `ballista` feature.
     pub engine_url: Option<Url>,
+    /// `ENGINE_JOB_TIMEOUT_SECS`: the longest one query may take on the cluster. Ballista can
+    /// lose a job when an executor dies mid-stage (it then never finishes); past this the
+    /// stage fails with an error saying so, instead of waiting for the run's hour.
+    pub cluster_job_timeout: Duration,
 }
 
 /// `JOBS_TOKENS`: bearer tokens accepted on `/jobs`, comma-separated so they can be rotated.
@@ -140,6 +144,7 @@ impl EngineConfig {
             threads,
             spill_dir: optional("JOB_SPILL_DIR").map(PathBuf::from),
             engine_url: engine_url()?,
+            cluster_job_timeout: secs("ENGINE_JOB_TIMEOUT_SECS", 900)?,
         })
     }
 }

@@ -42,6 +42,7 @@ pub struct Engine {
     /// `ENGINE_URL` and its scheduler's endpoint, when jobs run on a Ballista cluster.
     #[cfg_attr(not(feature = "ballista"), allow(dead_code))]
     remote: Option<(url::Url, String)>,
+    cluster_job_timeout: std::time::Duration,
 }
 
 impl Engine {
@@ -83,6 +84,7 @@ impl Engine {
             threads: cfg.threads,
             memory_limit: cfg.memory_limit,
             remote,
+            cluster_job_timeout: cfg.cluster_job_timeout,
         })
     }
 
@@ -142,7 +144,21 @@ impl Engine {
             .as_ref()
             .context("the query runtime is shut down")?;
         let mut task = AbortOnDrop(runtime.spawn(work));
-        let result = match (&mut task.0).await {
+        let joined = match &self.remote {
+            // Dropping the task (on return) drops the cluster job's client.
+            Some((url, _)) => tokio::time::timeout(self.cluster_job_timeout, &mut task.0)
+                .await
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "the query did not finish on the cluster at {url} within \
+                         ENGINE_JOB_TIMEOUT_SECS ({} s): an executor may have been lost \
+                         (see the scheduler's log)",
+                        self.cluster_job_timeout.as_secs()
+                    )
+                })?,
+            None => (&mut task.0).await,
+        };
+        let result = match joined {
             Ok(r) => r,
             Err(e) if e.is_panic() => anyhow::bail!("a query panicked (see the service log)"),
             Err(e) => Err(e).context("the query was cancelled"),

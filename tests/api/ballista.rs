@@ -240,7 +240,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[tokio::test]
 async fn an_executor_killed_mid_stage_never_publishes_a_partial_day() {
     // Arrange: a day large enough that filter_data takes a while.
-    let (views, ads) = (400_000, 600_000);
+    let (views, ads) = (200_000, 300_000);
     let (rows, counts) = in_process_answer(views, ads).await;
     let mut cluster = Cluster::start(2);
     let app = spawn_app_with(Options {
@@ -261,7 +261,7 @@ async fn an_executor_killed_mid_stage_never_publishes_a_partial_day() {
     victim.kill().unwrap();
     victim.wait().unwrap();
     let mut run = run;
-    let deadline = Instant::now() + Duration::from_secs(300);
+    let deadline = Instant::now() + Duration::from_secs(240);
     while run["status"] == "running" || run["status"] == "queued" {
         assert!(Instant::now() < deadline, "the run never finished: {run}");
         run = app.get_auth(&format!("/jobs/runs/{id}?wait=30")).await.1;

@@ -156,6 +156,7 @@ pub fn config(database_url: &str, raw: &str, work: &str, retention_days: u32) ->
             threads: 2,
             spill_dir: None,
             engine_url: None,
+            cluster_job_timeout: Duration::from_secs(60),
         },
         auth: AuthConfig {
             tokens: vec![SecretString::from("old-token"), SecretString::from(TOKEN)],
