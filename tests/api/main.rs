@@ -2,9 +2,9 @@
 //! the service started on port 0 through the same startup code as `main`, requests over HTTP.
 //! Needs a Postgres at ADREC_TEST_PG (default postgres://postgres@127.0.0.1:5432); `make test`
 //! starts one if none answers. `TEST_LOG=1` shows the service's logs.
-mod dashboard;
 #[cfg(feature = "ballista")]
 mod ballista;
+mod dashboard;
 mod engine;
 mod health;
 mod helpers;
