@@ -7,9 +7,12 @@ export CARGO_TARGET_DIR ?= $(ADREC_CACHE)/target
 BIN := $(CARGO_TARGET_DIR)/debug/adrec
 RELEASE_BIN := $(CARGO_TARGET_DIR)/release/adrec
 WITH_PG := scripts/with-pg.sh
+# The `ballista` feature rebuilds DataFusion with its default features, so it builds in a target
+# dir of its own (never invalidating the lean default build's).
+BALLISTA_TARGET_DIR ?= $(ADREC_CACHE)/target-ballista
 
 .PHONY: help demo up test fmt lint doc deny deny-advisories build release unit-test api-test api-spec-test airflow-test deploy-check docs-check \
-        bench bench-serve bench-pipeline s3s-fs migrate db-shell clean-test-dbs docker \
+        bench bench-serve bench-pipeline bench-scale ballista-test s3s-fs migrate db-shell clean-test-dbs docker \
         dashboard-check monitoring-check
 
 help:
@@ -21,6 +24,8 @@ help:
 	@echo "                   Prometheus rules and a live scrape (infra/monitoring)"
 	@echo "make bench-serve   read-path load test (req/s, p50/p99)"
 	@echo "make bench-pipeline  a 10M-event day through the service vs DuckDB on the same files"
+	@echo "make bench-scale   the bench day in-process vs a local Ballista cluster of 1 and 2 executors"
+	@echo "make ballista-test the ballista feature: lint, unit and cluster integration tests (not in make test)"
 
 build:
 	cargo build --bins
@@ -102,6 +107,20 @@ bench-serve:
 bench-pipeline:
 	cargo build --release --locked --bins
 	ADREC_BIN=$(RELEASE_BIN) $(WITH_PG) scripts/bench-pipeline.sh
+
+# Not part of `make test` (its clean build cost: README, "Beyond one machine"): lint, unit tests
+# and the cluster integration tests (a scheduler and two executors as processes) with the
+# `ballista` feature.
+ballista-test:
+	CARGO_TARGET_DIR=$(BALLISTA_TARGET_DIR) cargo clippy --all-targets --locked --features ballista -- -D warnings
+	CARGO_TARGET_DIR=$(BALLISTA_TARGET_DIR) cargo test --locked --features ballista --lib --bins
+	ADREC_S3S_FS=$$(scripts/s3s-fs.sh) $(WITH_PG) bash -c 'CARGO_TARGET_DIR=$(BALLISTA_TARGET_DIR) cargo test --locked --features ballista --test api ballista::'
+
+# The bench day in-process vs a local cluster of 1 and 2 executors (the profiling profile: release
+# code without LTO, since the feature's DataFusion build is a separate one).
+bench-scale:
+	CARGO_TARGET_DIR=$(BALLISTA_TARGET_DIR) cargo build --profile profiling --locked --features ballista --bins
+	ADREC_BIN=$(BALLISTA_TARGET_DIR)/profiling/adrec $(WITH_PG) scripts/bench-scale.sh
 
 s3s-fs:
 	scripts/s3s-fs.sh

@@ -595,6 +595,54 @@ def undo_database_filter(docs):
                 r["Properties"]["FilterPattern"] = pattern.replace("$.fields.message", "$.message")
 
 
+BALLISTA_PORTS = (50050, 50051)  # the scheduler's gRPC, an executor's Flight
+
+
+def ballista_groups(t):
+    """Security groups of the Ballista cluster's ECS services (infra/cluster.yaml)."""
+    groups = set()
+    for svc in t.of_type("AWS::ECS::Service").values():
+        task = t.target(svc["Properties"].get("TaskDefinition"))
+        commands = [c.get("Command", []) for c in t.props(task).get("ContainerDefinitions", [])]
+        text = " ".join(s for c in commands for s in strings(c))
+        if "scheduler" in text.split()[:1] or " executor " in f" {text} ":
+            vpc = svc["Properties"].get("NetworkConfiguration", {}).get("AwsvpcConfiguration", {})
+            groups |= {t.target(g) for g in vpc.get("SecurityGroups", [])}
+    return groups
+
+
+@assertion
+def ballista_ports_only(t):
+    """The Ballista cluster's security group opens only Ballista's ports (50050-50051), and only
+    to the service's group and itself; out, those ports to itself and 443."""
+    groups = ballista_groups(t)
+    if not groups:
+        return ["no Ballista scheduler/executor service"]
+    problems = []
+    service = t.target({"Fn::ImportValue": {"Fn::Sub": "${ProjectName}:ServiceSecurityGroup"}})
+    for g in groups:
+        for r in rules(t, g, "ingress"):
+            ports = (int(r.get("FromPort", -1)), int(r.get("ToPort", -1)))
+            source = t.target(r.get("SourceSecurityGroupId"))
+            if ports != BALLISTA_PORTS or source not in (g, service) or "CidrIp" in r:
+                problems.append(f"{g}: ingress {ports} from {source or r.get('CidrIp')}")
+        for r in rules(t, g, "egress"):
+            ports = (int(r.get("FromPort", -1)), int(r.get("ToPort", -1)))
+            to_self = t.target(r.get("DestinationSecurityGroupId")) == g
+            if not (ports == (443, 443) or (ports == BALLISTA_PORTS and to_self)):
+                problems.append(f"{g}: egress {ports} to {r.get('CidrIp') or r.get('DestinationSecurityGroupId')}")
+    return problems
+
+
+def undo_ballista_ports(docs):
+    for doc in docs:
+        group = doc.get("Resources", {}).get("BallistaSecurityGroup")
+        if group:
+            group["Properties"]["SecurityGroupIngress"][0]["ToPort"] = 65535
+            return
+    raise KeyError("BallistaSecurityGroup")
+
+
 UNDO = {
     platform_default_ecs: undo_platform_default,
     ami_pinned: undo_ami_pin,
@@ -609,6 +657,7 @@ UNDO = {
     alarm_pipeline_stale: undo_missing_breaching,
     alarm_5xx_rate: undo_5xx_alarm,
     alarm_database_unreachable: undo_database_filter,
+    ballista_ports_only: undo_ballista_ports,
 }
 
 

@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `run`, `gen-data`.
+//! The command line: `serve`, `migrate`, `run`, `gen-data`; with the `ballista` feature,
+//! `scheduler` and `executor`.
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +48,39 @@ enum Command {
     },
     /// Write deterministic synthetic logs in the course layout (advertiser_ids, product_views, ads_views).
     GenData(GenOptions),
+    /// Run a Ballista scheduler with adrec's codecs, for `ENGINE_URL=df://host:port`.
+    #[cfg(feature = "ballista")]
+    Scheduler {
+        /// Where the scheduler's gRPC service listens.
+        #[arg(long, default_value = "0.0.0.0:50050")]
+        bind: std::net::SocketAddr,
+        /// The host name executors and the service use for it (default: the bind address).
+        #[arg(long, env = "SCHEDULER_EXTERNAL_HOST")]
+        external_host: Option<String>,
+        /// Seconds without news from an executor before its tasks run elsewhere.
+        #[arg(long, default_value_t = 30)]
+        executor_timeout_secs: u64,
+    },
+    /// Run a Ballista executor with adrec's codecs; it reads and writes the object stores the
+    /// plans name, with the AWS credential chain for S3.
+    #[cfg(feature = "ballista")]
+    Executor {
+        /// The scheduler's host:port.
+        #[arg(long, env = "SCHEDULER")]
+        scheduler: String,
+        /// Where the executor's Flight service (shuffle reads) listens.
+        #[arg(long, default_value = "0.0.0.0:50051")]
+        bind: std::net::SocketAddr,
+        /// The host name others fetch shuffle output from (default: the bind address).
+        #[arg(long, env = "EXECUTOR_EXTERNAL_HOST")]
+        external_host: Option<String>,
+        /// Tasks run at once (default: the cores available).
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// Shuffle files and spills (default: a new temporary directory).
+        #[arg(long)]
+        work_dir: Option<String>,
+    },
 }
 
 fn parse_task(s: &str) -> Result<Task, UnknownTask> {
@@ -79,6 +113,41 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         Command::GenData(opts) => {
             let summary = gen_data::generate(&opts)?;
             println!("{summary}");
+            Ok(ExitCode::SUCCESS)
+        }
+        #[cfg(feature = "ballista")]
+        Command::Scheduler {
+            bind,
+            external_host,
+            executor_timeout_secs,
+        } => {
+            let opts = crate::cluster::SchedulerOptions {
+                bind,
+                external_host,
+                executor_timeout_secs,
+            };
+            tokio::select! {
+                r = crate::cluster::run_scheduler(opts) => r?,
+                () = shutdown_signal() => {}
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        #[cfg(feature = "ballista")]
+        Command::Executor {
+            scheduler,
+            bind,
+            external_host,
+            concurrency,
+            work_dir,
+        } => {
+            crate::cluster::run_executor(crate::cluster::ExecutorOptions {
+                scheduler,
+                bind,
+                external_host,
+                concurrency,
+                work_dir,
+            })
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
     }

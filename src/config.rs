@@ -41,7 +41,8 @@ pub struct StorageConfig {
     pub max_gap_days: u32,
 }
 
-/// `JOB_MEMORY_LIMIT`, `JOB_THREADS`, `JOB_SPILL_DIR`: the query engine (see `jobs::engine`).
+/// `JOB_MEMORY_LIMIT`, `JOB_THREADS`, `JOB_SPILL_DIR`, `ENGINE_URL`, `ENGINE_JOB_TIMEOUT_SECS`: the query engine (see
+/// `jobs::engine`).
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     /// Bytes all running queries may hold together; spilling operators spill past it.
@@ -49,6 +50,13 @@ pub struct EngineConfig {
     pub threads: usize,
     /// Where spill files go (default: the OS temp directory).
     pub spill_dir: Option<PathBuf>,
+    /// `df://host:port`: run the jobs' queries on that Ballista scheduler's cluster; unset, in
+    /// this process. Needs a build with the `ballista` feature.
+    pub engine_url: Option<Url>,
+    /// `ENGINE_JOB_TIMEOUT_SECS`: the longest one query may take on the cluster. Ballista can
+    /// lose a job when an executor dies mid-stage (it then never finishes); past this the
+    /// stage fails with an error saying so, instead of waiting for the run's hour.
+    pub cluster_job_timeout: Duration,
 }
 
 /// `JOBS_TOKENS`: bearer tokens accepted on `/jobs`, comma-separated so they can be rotated.
@@ -135,6 +143,8 @@ impl EngineConfig {
             memory_limit,
             threads,
             spill_dir: optional("JOB_SPILL_DIR").map(PathBuf::from),
+            engine_url: engine_url()?,
+            cluster_job_timeout: secs("ENGINE_JOB_TIMEOUT_SECS", 900)?,
         })
     }
 }
@@ -194,6 +204,26 @@ impl ServerConfig {
             shutdown_grace: Duration::from_secs(parsed("SHUTDOWN_GRACE_SECS", 30)?),
         })
     }
+}
+
+/// `ENGINE_URL`: unset, or `df://host[:port]` (port 50050 by default).
+fn engine_url() -> anyhow::Result<Option<Url>> {
+    let Some(raw) = optional("ENGINE_URL") else {
+        return Ok(None);
+    };
+    let url = Url::parse(raw.trim())
+        .ok()
+        .filter(|u| u.scheme() == "df" && u.host_str().is_some_and(|h| !h.is_empty()))
+        .with_context(|| {
+            format!("environment variable ENGINE_URL={raw:?} is invalid: expected df://host:port")
+        })?;
+    if !cfg!(feature = "ballista") {
+        bail!(
+            "ENGINE_URL={raw} needs a Ballista cluster client, which this build lacks: build \
+             adrec with `--features ballista`, or unset ENGINE_URL to run jobs in-process"
+        );
+    }
+    Ok(Some(url))
 }
 
 fn optional(name: &str) -> Option<String> {

@@ -4,6 +4,8 @@
 //! pipeline that computes them (`jobs`), one stage per authenticated HTTP call or CLI command.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 pub mod cli;
+#[cfg(feature = "ballista")]
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod domain;

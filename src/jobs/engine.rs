@@ -39,6 +39,10 @@ pub struct Engine {
     env: Arc<RuntimeEnv>,
     threads: usize,
     memory_limit: u64,
+    /// `ENGINE_URL` and its scheduler's endpoint, when jobs run on a Ballista cluster.
+    #[cfg_attr(not(feature = "ballista"), allow(dead_code))]
+    remote: Option<(url::Url, String)>,
+    cluster_job_timeout: std::time::Duration,
 }
 
 impl Engine {
@@ -66,12 +70,21 @@ impl Engine {
         for loc in [&storage.raw, &storage.work] {
             env.register_object_store(&loc.store_url, Arc::clone(&loc.store));
         }
+        let remote = match &cfg.engine_url {
+            #[cfg(feature = "ballista")]
+            Some(url) => Some((url.clone(), crate::cluster::scheduler_endpoint(url)?)),
+            #[cfg(not(feature = "ballista"))]
+            Some(_) => anyhow::bail!("ENGINE_URL needs a build with the ballista feature"),
+            None => None,
+        };
         Ok(Self {
             runtime: Some(runtime),
             io: tokio::runtime::Handle::current(),
             env,
             threads: cfg.threads,
             memory_limit: cfg.memory_limit,
+            remote,
+            cluster_job_timeout: cfg.cluster_job_timeout,
         })
     }
 
@@ -88,7 +101,27 @@ impl Engine {
         if std::env::var_os("DATAFUSION_EXECUTION_TARGET_PARTITIONS").is_none() {
             config = config.with_target_partitions(partitions);
         }
-        SessionContext::new_with_config_rt(config.with_information_schema(false), self.env.clone())
+        let config = config.with_information_schema(false);
+        #[cfg(feature = "ballista")]
+        if let Some((_, endpoint)) = &self.remote {
+            // Connects lazily (at the first query), and upgrading a state cannot fail.
+            return crate::cluster::remote_session(config, self.env.clone(), endpoint)
+                .expect("a Ballista session");
+        }
+        SessionContext::new_with_config_rt(config, self.env.clone())
+    }
+
+    /// Whether jobs run on a Ballista cluster (`ENGINE_URL`).
+    pub fn is_remote(&self) -> bool {
+        self.remote.is_some()
+    }
+
+    /// What runs the jobs, as recorded in each run: `in-process` or the `ENGINE_URL`.
+    pub fn name(&self) -> String {
+        match &self.remote {
+            Some((url, _)) => url.to_string(),
+            None => "in-process".to_owned(),
+        }
     }
 
     /// The runtime that does object-store I/O (the service's).
@@ -111,7 +144,21 @@ impl Engine {
             .as_ref()
             .context("the query runtime is shut down")?;
         let mut task = AbortOnDrop(runtime.spawn(work));
-        let result = match (&mut task.0).await {
+        let joined = match &self.remote {
+            // Dropping the task (on return) drops the cluster job's client.
+            Some((url, _)) => tokio::time::timeout(self.cluster_job_timeout, &mut task.0)
+                .await
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "the query did not finish on the cluster at {url} within \
+                         ENGINE_JOB_TIMEOUT_SECS ({} s): an executor may have been lost \
+                         (see the scheduler's log)",
+                        self.cluster_job_timeout.as_secs()
+                    )
+                })?,
+            None => (&mut task.0).await,
+        };
+        let result = match joined {
             Ok(r) => r,
             Err(e) if e.is_panic() => anyhow::bail!("a query panicked (see the service log)"),
             Err(e) => Err(e).context("the query was cancelled"),

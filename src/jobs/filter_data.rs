@@ -107,7 +107,7 @@ pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> 
         raw,
         io.clone(),
     )?;
-    let active_counts = load_active(env, &ctx).await?;
+    let active_counts = load_active(env, &ctx, run).await?;
     let mut details = json!({
         "inputs": { "advertiser_ids": active.names() },
         "advertiser_ids": { "rows": counts_json(&active_counts) },
@@ -116,7 +116,7 @@ pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> 
     let mut result = StageResult::default();
     for (table, format, sql, input) in logs {
         session::register_log(&ctx, table, format, &input, raw, io.clone())?;
-        let counts = match filter_log(env, &ctx, &mut out, table, sql, date, progress).await {
+        let counts = match filter_log(env, &ctx, &mut out, table, sql, run).await {
             Ok(c) => c,
             Err(e) => {
                 out.abort().await;
@@ -154,7 +154,16 @@ pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> 
 }
 
 /// Collects the active list once and registers it as `active`; returns its bad lines.
-async fn load_active(env: &JobEnv, ctx: &SessionContext) -> anyhow::Result<Counts> {
+async fn load_active(
+    env: &JobEnv,
+    ctx: &SessionContext,
+    run: &RunCtx<'_>,
+) -> anyhow::Result<Counts> {
+    #[cfg(feature = "ballista")]
+    if env.engine.is_remote() {
+        return load_active_on_cluster(env, ctx, run).await;
+    }
+    let _ = run;
     let df = query(ctx, "active_advertisers", ACTIVE, &[]).await?;
     let schema = df.schema().inner().clone();
     let plan = df.create_physical_plan().await?;
@@ -176,10 +185,24 @@ async fn filter_log(
     out: &mut OutputWriter<'_>,
     table: &str,
     sql: &str,
-    date: NaiveDate,
-    progress: &Progress,
+    run: &RunCtx<'_>,
 ) -> anyhow::Result<Counts> {
+    let (date, progress): (NaiveDate, &Progress) = (run.date, run.progress);
     let day = ScalarValue::Date32(Some(scan::epoch_days(date)));
+    #[cfg(feature = "ballista")]
+    if env.engine.is_remote() {
+        let name = format!("filter_{table}");
+        let f = crate::cluster::filter::filter_log(env, ctx, table, &name, sql, day, date, run.id)
+            .await?;
+        let mut counts = scan_outcomes(&f.scan);
+        for (o, n) in f.outcomes {
+            let o = Outcome::from_query(&o)
+                .with_context(|| format!("the filter query gave an unknown outcome {o:?}"))?;
+            *counts.entry(o).or_default() += n;
+        }
+        f.files.into_iter().for_each(|file| out.add(file));
+        return Ok(counts);
+    }
     let df = query(ctx, &format!("filter_{table}"), sql, &[("day", day)]).await?;
     let full = df.schema().inner().clone();
     let outcome_idx = full.index_of("outcome")?;
@@ -221,6 +244,26 @@ async fn filter_log(
         }
     }
     Ok(counts)
+}
+
+/// On a cluster the active list is a view (plans carry no in-memory tables), computed where
+/// each filter query runs; counted once here, with the bad lines its scan reported.
+#[cfg(feature = "ballista")]
+async fn load_active_on_cluster(
+    env: &JobEnv,
+    ctx: &SessionContext,
+    run: &RunCtx<'_>,
+) -> anyhow::Result<Counts> {
+    use crate::cluster::filter;
+    let report = filter::report_scans(env, ctx, "advertiser_ids", run.date, run.id).await?;
+    let df = query(ctx, "active_advertisers", ACTIVE, &[]).await?;
+    let counted = df.clone();
+    env.engine
+        .run(async move { Ok(counted.count().await?) })
+        .await
+        .context("reading the active advertisers")?;
+    ctx.register_table("active", df.into_view())?;
+    Ok(scan_outcomes(&filter::scan_counts(env, &report).await?))
 }
 
 /// The bad lines a scan counted, as outcomes.

@@ -61,6 +61,12 @@ impl ModelStage<'_> {
     /// Computes a query once and registers its rows as `table` for the queries after it.
     pub async fn materialize(&self, table: &str, sql: &str) -> anyhow::Result<()> {
         let df = query(&self.ctx, table, sql, &[]).await?;
+        // Plans sent to a cluster carry no in-memory tables: there it is a view, computed by the
+        // executors in each query that reads it.
+        if self.env.engine.is_remote() {
+            self.ctx.register_table(table, df.into_view())?;
+            return Ok(());
+        }
         let schema = df.schema().inner().clone();
         let batches = self
             .collect(df)

@@ -110,7 +110,7 @@ impl JobRunner {
             () = beat => unreachable!("the heartbeat never stops"),
         };
         let secs = started.elapsed().as_secs_f64();
-        let (result, error) = match outcome {
+        let (mut result, error) = match outcome {
             Ok(r) => {
                 tracing::info!(%id, %task, %date, secs, rows_out = r.rows_out, "run succeeded");
                 (r, None)
@@ -129,6 +129,10 @@ impl JobRunner {
                 (partial, Some(error))
             }
         };
+        if !result.details.is_object() {
+            result.details = serde_json::json!({});
+        }
+        result.details["engine"] = self.env.engine.name().into();
         self.metrics.observe(task, error.is_none(), secs);
         if let Err(e) = runs::finish(&self.env.pool, id, &result, error.as_deref()).await {
             tracing::error!(%id, error = %crate::telemetry::chain(&e), "could not record the run's outcome");

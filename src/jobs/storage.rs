@@ -84,7 +84,7 @@ impl Storage {
     }
 }
 
-fn make_store(
+pub(crate) fn make_store(
     url: &Url,
     sdk: Option<&aws_config::SdkConfig>,
 ) -> anyhow::Result<Arc<dyn ObjectStore>> {

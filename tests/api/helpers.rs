@@ -63,6 +63,8 @@ pub struct Options {
     /// DB_POOL_TIMEOUT_SECS and DB_STATEMENT_TIMEOUT_SECS for the app.
     pub pool_timeout: Duration,
     pub statement_timeout: Duration,
+    /// ENGINE_URL for the app (a Ballista scheduler), else jobs run in-process.
+    pub engine_url: Option<String>,
 }
 
 impl Default for Options {
@@ -76,6 +78,7 @@ impl Default for Options {
             memory_limit: 512 << 20,
             pool_timeout: Duration::from_secs(2),
             statement_timeout: Duration::from_secs(5),
+            engine_url: None,
         }
     }
 }
@@ -109,6 +112,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     config.engine.memory_limit = opts.memory_limit;
     config.db.pool_timeout = opts.pool_timeout;
     config.db.statement_timeout = opts.statement_timeout;
+    config.engine.engine_url = opts.engine_url.map(|u| u.parse().expect("an ENGINE_URL"));
     let app = Application::build(config).await.expect("the app builds");
     let base = format!("http://{}", app.addr());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -151,6 +155,8 @@ pub fn config(database_url: &str, raw: &str, work: &str, retention_days: u32) ->
             memory_limit: 512 << 20,
             threads: 2,
             spill_dir: None,
+            engine_url: None,
+            cluster_job_timeout: Duration::from_secs(60),
         },
         auth: AuthConfig {
             tokens: vec![SecretString::from("old-token"), SecretString::from(TOKEN)],

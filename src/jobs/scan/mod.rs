@@ -62,6 +62,19 @@ impl LogTable {
         self.files.iter().map(|f| f.1).sum()
     }
 
+    /// What defines the table (for plans sent to other processes; see `cluster::codec`).
+    pub fn format(&self) -> &LogFormat {
+        &self.format
+    }
+
+    pub fn store_url(&self) -> &str {
+        &self.store_url
+    }
+
+    pub fn files(&self) -> &[(String, u64, Option<i32>)] {
+        &self.files
+    }
+
     /// The day of a `date = <Date32 literal>` filter.
     fn day_of(&self, e: &Expr) -> Option<i32> {
         let date = &self.format.columns()[self.format.date_column()?].name;

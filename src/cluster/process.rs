@@ -1,0 +1,136 @@
+//! `adrec scheduler` and `adrec executor`: Ballista's scheduler and executor as libraries, with
+//! adrec's codecs (`codec`) and plan-named object stores (`registry`).
+//!
+//! Tasks are pulled (`PullStaged`): an executor asks the scheduler for work and sends its
+//! results' status back, so the scheduler never connects to executors; executors and the
+//! service fetch shuffle partitions from an executor's Flight port. Ports: the scheduler's gRPC
+//! port (50050 by default), each executor's Flight port (50051).
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use ballista_core::config::TaskSchedulingPolicy;
+use ballista_core::utils::default_session_builder;
+use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::config::SchedulerConfig;
+use ballista_scheduler::scheduler_process::start_server;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::SessionConfig;
+
+use super::codec::{AdrecLogicalCodec, AdrecPhysicalCodec};
+use super::registry::PlanStores;
+
+/// How often an executor reports it is alive; the scheduler's timeout is a few of these.
+const HEARTBEAT_SECS: u64 = 5;
+
+pub struct SchedulerOptions {
+    pub bind: SocketAddr,
+    /// The host executors and the service reach the scheduler at (default: the bind address).
+    pub external_host: Option<String>,
+    /// An executor silent this long is dead: its tasks run again elsewhere.
+    pub executor_timeout_secs: u64,
+}
+
+pub async fn run_scheduler(opts: SchedulerOptions) -> anyhow::Result<()> {
+    let _ = tracing_log::LogTracer::init();
+    let stores = Arc::new(PlanStores::load().await);
+    // Planning reads Parquet footers and lists files, so the scheduler needs the stores too.
+    let session_builder = move |c: SessionConfig| {
+        let state = default_session_builder(c)?;
+        let env = RuntimeEnvBuilder::new()
+            .with_object_store_registry(stores.clone())
+            .build_arc()?;
+        Ok(SessionStateBuilder::new_from_existing(state)
+            .with_runtime_env(env)
+            .build())
+    };
+    let config = SchedulerConfig {
+        bind_host: opts.bind.ip().to_string(),
+        bind_port: opts.bind.port(),
+        external_host: opts
+            .external_host
+            .unwrap_or_else(|| opts.bind.ip().to_string()),
+        scheduling_policy: TaskSchedulingPolicy::PullStaged,
+        executor_timeout_seconds: opts.executor_timeout_secs,
+        expire_dead_executor_interval_seconds: HEARTBEAT_SECS.min(opts.executor_timeout_secs),
+        override_logical_codec: Some(Arc::new(AdrecLogicalCodec::default())),
+        override_physical_codec: Some(Arc::new(AdrecPhysicalCodec::default())),
+        override_session_builder: Some(Arc::new(session_builder)),
+        ..SchedulerConfig::default()
+    };
+    let cluster = BallistaCluster::new_from_config(&config)
+        .await
+        .context("setting up the scheduler's state")?;
+    tracing::info!(bind = %opts.bind, "Ballista scheduler starting");
+    start_server(cluster, opts.bind, Arc::new(config))
+        .await
+        .context("running the Ballista scheduler")
+}
+
+pub struct ExecutorOptions {
+    /// The scheduler's `host:port`.
+    pub scheduler: String,
+    /// Where the Flight service (shuffle reads) listens.
+    pub bind: SocketAddr,
+    /// The host others fetch this executor's shuffle output from (default: the bind address).
+    pub external_host: Option<String>,
+    /// Tasks run at once (default: the cores available).
+    pub concurrency: Option<usize>,
+    /// Shuffle files and spills (default: a temporary directory).
+    pub work_dir: Option<String>,
+}
+
+pub async fn run_executor(opts: ExecutorOptions) -> anyhow::Result<()> {
+    let _ = tracing_log::LogTracer::init();
+    let (host, port) = opts
+        .scheduler
+        .rsplit_once(':')
+        .with_context(|| format!("--scheduler {:?} is not host:port", opts.scheduler))?;
+    let port: u16 = port
+        .parse()
+        .with_context(|| format!("--scheduler {:?}: bad port", opts.scheduler))?;
+    let stores = Arc::new(PlanStores::load().await);
+    let work_dir = match opts.work_dir {
+        Some(d) => d,
+        None => {
+            let d = std::env::temp_dir().join(format!("adrec-executor-{}", uuid::Uuid::new_v4()));
+            std::fs::create_dir_all(&d).context("creating the executor's work directory")?;
+            d.to_string_lossy().into_owned()
+        }
+    };
+    let spill = work_dir.clone();
+    let mut config = ExecutorProcessConfig {
+        bind_host: opts.bind.ip().to_string(),
+        external_host: Some(
+            opts.external_host
+                .unwrap_or_else(|| opts.bind.ip().to_string()),
+        ),
+        port: opts.bind.port(),
+        scheduler_host: host.to_owned(),
+        scheduler_port: port,
+        scheduler_connect_timeout_seconds: 60,
+        task_scheduling_policy: TaskSchedulingPolicy::PullStaged,
+        work_dir: Some(work_dir),
+        executor_heartbeat_interval_seconds: HEARTBEAT_SECS,
+        job_data_clean_up_interval_seconds: 600,
+        job_data_ttl_seconds: 3600,
+        override_logical_codec: Some(Arc::new(AdrecLogicalCodec::default())),
+        override_physical_codec: Some(Arc::new(AdrecPhysicalCodec::default())),
+        override_runtime_producer: Some(Arc::new(move |_: &SessionConfig| {
+            RuntimeEnvBuilder::new()
+                .with_object_store_registry(stores.clone())
+                .with_temp_file_path(spill.clone())
+                .build_arc()
+        })),
+        ..ExecutorProcessConfig::default()
+    };
+    if let Some(n) = opts.concurrency {
+        config.vcores = n;
+    }
+    tracing::info!(scheduler = %opts.scheduler, bind = %opts.bind, "Ballista executor starting");
+    start_executor_process(Arc::new(config))
+        .await
+        .context("running the Ballista executor")
+}

@@ -1,0 +1,272 @@
+//! Bad-row counts across processes: a scan that leaves its line counts in the object store.
+//!
+//! In-process, a stage reads the log scan's counts from the executed plan's metrics. On Ballista
+//! the plan runs on executors and its metrics never come back to the service, so the stage
+//! registers its logs as [`ReportedLogTable`]s: their scans are wrapped in a [`ReportScanExec`],
+//! which, when a partition's stream ends, writes that partition's counts as
+//! `<report>part-<i>-of-<n>.json`. The stage then reads all `n` files ([`read_counts`]) and
+//! fails if one is missing. A retried task or a recomputed stage writes the same file again with
+//! the same counts, so retries never count twice.
+use std::fmt;
+use std::sync::Arc;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::Session;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{DataFusionError, Result};
+use datafusion::datasource::{TableProvider, TableType};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
+    ReplaceChildrenOptions,
+};
+use futures::StreamExt;
+use object_store::ObjectStoreExt;
+use object_store::path::Path as ObjPath;
+use serde::{Deserialize, Serialize};
+
+use crate::jobs::scan::{LineCounts, LogTable};
+use crate::jobs::storage::Location;
+
+/// A log table whose scans report their line counts under `report` (a directory URL).
+#[derive(Debug)]
+pub struct ReportedLogTable {
+    log: LogTable,
+    report: String,
+}
+
+impl ReportedLogTable {
+    pub fn new(log: LogTable, report: String) -> Self {
+        Self { log, report }
+    }
+
+    pub fn log(&self) -> &LogTable {
+        &self.log
+    }
+
+    pub fn report(&self) -> &str {
+        &self.report
+    }
+}
+
+#[async_trait]
+impl TableProvider for ReportedLogTable {
+    fn schema(&self) -> SchemaRef {
+        self.log.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        self.log.supports_filters_pushdown(filters)
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let scan = self.log.scan(state, projection, filters, limit).await?;
+        Ok(Arc::new(ReportScanExec::new(scan, self.report.clone())))
+    }
+}
+
+/// One partition's line counts, as written by [`ReportScanExec`].
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Report {
+    partition: usize,
+    partitions: usize,
+    rows: u64,
+    blank: u64,
+    bad_encoding: u64,
+    malformed: u64,
+    bad_date: u64,
+    other_day: u64,
+}
+
+/// Passes its input (a `LogScanExec`) through; at the end of each partition, writes the
+/// partition's line counts under `report`.
+#[derive(Debug)]
+pub struct ReportScanExec {
+    input: Arc<dyn ExecutionPlan>,
+    report: String,
+}
+
+impl ReportScanExec {
+    pub fn new(input: Arc<dyn ExecutionPlan>, report: String) -> Self {
+        Self { input, report }
+    }
+
+    pub fn report(&self) -> &str {
+        &self.report
+    }
+}
+
+impl DisplayAs for ReportScanExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "ReportScanExec: report={}", self.report)
+    }
+}
+
+impl ExecutionPlan for ReportScanExec {
+    fn name(&self) -> &'static str {
+        "ReportScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.input.properties()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+        _: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let [input] = <[_; 1]>::try_from(children).map_err(|c| {
+            DataFusionError::Internal(format!("ReportScanExec has one input, got {}", c.len()))
+        })?;
+        Ok(Arc::new(Self::new(input, self.report.clone())))
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(
+                datafusion::physical_plan::ChildrenPropertiesMode::Recompute,
+            ),
+        )
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let stream = self.input.execute(partition, context.clone())?;
+        let url = url::Url::parse(&self.report)
+            .map_err(|e| DataFusionError::Configuration(format!("report URL: {e}")))?;
+        let store = context
+            .runtime_env()
+            .object_store(ObjectStoreUrl::parse(store_root(&url))?)?;
+        let key = format!(
+            "{}part-{partition}-of-{}.json",
+            key_of(&url),
+            self.input.output_partitioning().partition_count()
+        );
+        let input = self.input.clone();
+        let partitions = input.output_partitioning().partition_count();
+        let write = async move {
+            let report = partition_counts(input.as_ref(), partition, partitions);
+            let body =
+                serde_json::to_vec(&report).map_err(|e| DataFusionError::External(e.into()))?;
+            store.put(&ObjPath::from(key.as_str()), body.into()).await?;
+            Ok::<_, DataFusionError>(())
+        };
+        // Runs once the scan's stream has ended; yields no batch, only a write error.
+        let tail = futures::stream::once(write).filter_map(|r| async move { r.err().map(Err) });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.input.schema(),
+            stream.chain(tail),
+        )))
+    }
+}
+
+fn partition_counts(scan: &dyn ExecutionPlan, partition: usize, partitions: usize) -> Report {
+    let mut r = Report {
+        partition,
+        partitions,
+        ..Report::default()
+    };
+    let Some(metrics) = scan.metrics() else {
+        return r;
+    };
+    for m in metrics.iter().filter(|m| m.partition() == Some(partition)) {
+        let v = m.value().as_usize() as u64;
+        match m.value().name() {
+            "output_rows" => r.rows += v,
+            "blank" => r.blank += v,
+            "bad_encoding" => r.bad_encoding += v,
+            "malformed" => r.malformed += v,
+            "bad_date" => r.bad_date += v,
+            "other_day" => r.other_day += v,
+            _ => {}
+        }
+    }
+    r
+}
+
+/// `s3://bucket` of `s3://bucket/a/b/`, `file://` of `file:///a/b/`.
+fn store_root(url: &url::Url) -> String {
+    format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""))
+}
+
+fn key_of(url: &url::Url) -> String {
+    percent_encoding::percent_decode_str(url.path().trim_start_matches('/'))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Sums the reports under `rel` (relative to `work`); fails unless every partition reported.
+pub async fn read_counts(work: &Location, rel: &str) -> anyhow::Result<LineCounts> {
+    let entries = work.list(rel).await.context("listing the scan reports")?;
+    let mut total = LineCounts::default();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut expected = None;
+    for e in entries.iter().filter(|e| e.rel.ends_with(".json")) {
+        let bytes = work
+            .get(&e.rel)
+            .await?
+            .with_context(|| format!("scan report {} vanished", e.rel))?;
+        let r: Report = serde_json::from_slice(&bytes)
+            .with_context(|| format!("scan report {} is unreadable", e.rel))?;
+        if !seen.insert(r.partition) {
+            continue;
+        }
+        expected = Some(r.partitions);
+        total.add(&LineCounts {
+            rows: r.rows,
+            blank: r.blank,
+            bad_encoding: r.bad_encoding,
+            malformed: r.malformed,
+            bad_date: r.bad_date,
+            other_day: r.other_day,
+        });
+    }
+    match expected {
+        Some(n) if seen.len() == n => Ok(total),
+        n => anyhow::bail!(
+            "the cluster's log scan reported {} of {} partitions under {}: bad-row counts \
+             would be incomplete",
+            seen.len(),
+            n.map_or("?".to_owned(), |n| n.to_string()),
+            work.url_of(rel)
+        ),
+    }
+}
