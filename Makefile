@@ -23,7 +23,7 @@ help:
 	@echo "                   Airflow DAG tests, infra lint, /docs and /dashboard in Chromium,"
 	@echo "                   Prometheus rules and a live scrape (infra/monitoring)"
 	@echo "make bench-serve   read-path load test (req/s, p50/p99)"
-	@echo "make bench-pipeline  a 10M-event day through the service vs DuckDB on the same files"
+	@echo "make bench-pipeline  one day out of 1.1 GB of two-day logs through adrec run pipeline (file:// and S3) vs DuckDB"
 	@echo "make bench-scale   the bench day in-process vs a local Ballista cluster of 1 and 2 executors"
 	@echo "make ballista-test the ballista feature: lint, unit and cluster integration tests (not in make test)"
 
