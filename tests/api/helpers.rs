@@ -369,3 +369,21 @@ impl TestApp {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 }
+
+/// A day (2024-05-01) of small synthetic logs in `dir`: 4 active advertisers and 1 inactive,
+/// 20 products each, 300 views and 400 ad events; `seed` picks the rows.
+pub fn small_logs(dir: &std::path::Path, seed: u64) {
+    adrec::gen_data::generate(&adrec::gen_data::GenOptions {
+        dir: dir.to_owned(),
+        advertisers: 4,
+        inactive: 1,
+        products: 20,
+        days: 1,
+        views_per_day: 300,
+        ads_per_day: 400,
+        click_rate: 0.05,
+        seed,
+        ..adrec::gen_data::GenOptions::default()
+    })
+    .unwrap();
+}

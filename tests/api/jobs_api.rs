@@ -353,18 +353,7 @@ async fn runs_whose_process_died_are_failed_at_startup_and_live_ones_are_kept() 
 async fn the_date_is_required_once_or_the_same_in_query_and_body() {
     let app = spawn_app().await;
     let post = async |path: &str, body: Option<&str>| {
-        let mut req = app
-            .client
-            .post(format!("{}{path}", app.base))
-            .bearer_auth(TOKEN);
-        if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(b.to_owned());
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        app.send_auth(reqwest::Method::POST, path, body).await
     };
     // Refused, each naming what is wrong.
     for (path, body, code) in [

@@ -3,26 +3,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::helpers::{TOKEN, spawn_app};
-use adrec::gen_data::{GenOptions, generate};
+use crate::helpers::{TOKEN, small_logs, spawn_app};
 
 #[tokio::test]
 async fn a_running_pipeline_shows_its_finished_stages() {
     // Arrange: db_writing will wait on a lock the test holds on the served table.
     let app = spawn_app().await;
-    generate(&GenOptions {
-        dir: app.raw.clone(),
-        advertisers: 4,
-        inactive: 1,
-        products: 20,
-        days: 1,
-        views_per_day: 300,
-        ads_per_day: 400,
-        click_rate: 0.05,
-        seed: 3,
-        ..GenOptions::default()
-    })
-    .unwrap();
+    small_logs(&app.raw, 3);
     app.db
         .batch_execute("BEGIN; LOCK TABLE recommendations IN ACCESS EXCLUSIVE MODE")
         .await

@@ -3,26 +3,11 @@
 use chrono::NaiveDate;
 use uuid::Uuid;
 
-use crate::helpers::{Options, create_database, files_under, spawn_app, spawn_app_with, write};
-use adrec::gen_data::{GenOptions, generate};
+use crate::helpers::{
+    Options, create_database, files_under, small_logs, spawn_app, spawn_app_with, write,
+};
 
 const DAY: &str = "2024-05-01";
-
-fn logs(dir: &std::path::Path) {
-    generate(&GenOptions {
-        dir: dir.to_owned(),
-        advertisers: 4,
-        inactive: 1,
-        products: 20,
-        days: 1,
-        views_per_day: 300,
-        ads_per_day: 400,
-        click_rate: 0.05,
-        seed: 5,
-        ..GenOptions::default()
-    })
-    .unwrap();
-}
 
 /// The files a pipeline run with id `id` writes, named as its stages name theirs; the first
 /// `n` of them (the first two are filter_data's).
@@ -47,7 +32,7 @@ async fn a_crashed_runs_files_are_swept_at_startup_and_manifests_kept() {
     let (raw, work) = (dirs.path().join("raw"), dirs.path().join("work"));
     std::fs::create_dir_all(&raw).unwrap();
     std::fs::create_dir_all(&work).unwrap();
-    logs(&raw);
+    small_logs(&raw, 5);
     let (_, database_url) = create_database().await;
     let options = || Options {
         database_url: Some(database_url.clone()),
