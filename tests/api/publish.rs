@@ -1,7 +1,7 @@
 //! Publication safety: a stray date cannot wipe served history, and retention is bounded.
 use serde_json::json;
 
-use crate::helpers::{Options, spawn_app, spawn_app_with};
+use crate::helpers::{Options, TestApp, spawn_app, spawn_app_with};
 use adrec::gen_data::{GenOptions, generate};
 
 fn logs(dir: &std::path::Path) {
@@ -20,17 +20,9 @@ fn logs(dir: &std::path::Path) {
     .unwrap();
 }
 
-fn append(path: &std::path::Path, line: &str) {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
-    writeln!(f, "{line}").unwrap();
-}
-
-/// The case from the field: one row dated 2024-06-15 in logs of 2024-05-01..03. Publishing it
-/// used to make it "latest" and prune everything 30 days before it.
-#[tokio::test]
-async fn a_stray_date_never_wipes_served_history() {
-    let app = spawn_app().await;
+/// Logs of 2024-05-01..03 plus one row dated 2024-06-15 (of the advertiser returned), the three
+/// days published.
+async fn publish_three_days_with_a_stray_row(app: &TestApp) -> String {
     logs(&app.raw);
     let adv = std::fs::read_to_string(app.raw.join("advertiser_ids")).unwrap();
     let adv = adv.lines().nth(1).unwrap().to_owned();
@@ -45,6 +37,21 @@ async fn a_stray_date_never_wipes_served_history() {
     for day in ["2024-05-01", "2024-05-02", "2024-05-03"] {
         assert_eq!(app.run_task("pipeline", day).await["status"], "succeeded");
     }
+    adv
+}
+
+fn append(path: &std::path::Path, line: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    writeln!(f, "{line}").unwrap();
+}
+
+/// The case from the field: one row dated 2024-06-15 in logs of 2024-05-01..03. Publishing it
+/// used to make it "latest" and prune everything 30 days before it.
+#[tokio::test]
+async fn a_stray_date_never_wipes_served_history() {
+    let app = spawn_app().await;
+    let adv = publish_three_days_with_a_stray_row(&app).await;
     let before = served(&app).await;
 
     let run = app.run_task("pipeline", "2024-06-15").await;
@@ -134,20 +141,7 @@ async fn retention_counts_back_from_the_published_date_a_few_dates_per_run() {
 #[tokio::test]
 async fn force_publishes_a_refused_date_and_the_run_says_so() {
     let app = spawn_app().await;
-    logs(&app.raw);
-    let adv = std::fs::read_to_string(app.raw.join("advertiser_ids")).unwrap();
-    let adv = adv.lines().nth(1).unwrap().to_owned();
-    append(
-        &app.raw.join("ads_views"),
-        &format!("{adv},stray,impression,2024-06-15"),
-    );
-    append(
-        &app.raw.join("product_views"),
-        &format!("{adv},stray,2024-06-15"),
-    );
-    for day in ["2024-05-01", "2024-05-02", "2024-05-03"] {
-        assert_eq!(app.run_task("pipeline", day).await["status"], "succeeded");
-    }
+    let adv = publish_three_days_with_a_stray_row(&app).await;
     // Two more old dates: five to prune, past RETENTION_MAX_PRUNE_DATES=3.
     app.seed("2024-04-20", "OLD", "top_ctr", 2).await;
     app.seed("2024-04-21", "OLD", "top_ctr", 2).await;
