@@ -37,24 +37,18 @@ pub struct Engine {
     runtime: Option<tokio::runtime::Runtime>,
     io: tokio::runtime::Handle,
     env: Arc<RuntimeEnv>,
-    threads: usize,
     memory_limit: u64,
     /// `ENGINE_URL` and its scheduler's endpoint, when jobs run on a Ballista cluster.
     #[cfg_attr(not(feature = "ballista"), allow(dead_code))]
     remote: Option<(url::Url, String)>,
     cluster_job_timeout: std::time::Duration,
+    /// What every session starts from: `DATAFUSION_*` options, read once here.
+    session_config: SessionConfig,
 }
 
 impl Engine {
     /// Starts the query runtime; must be called on the service's (I/O) runtime.
     pub fn new(cfg: &EngineConfig, storage: &Storage) -> anyhow::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(cfg.threads)
-            .thread_name("adrec-query")
-            .on_thread_start(lower_priority)
-            .enable_all()
-            .build()
-            .context("starting the query runtime")?;
         let pool = TrackConsumersPool::new(
             FairSpillPool::new(cfg.memory_limit as usize),
             NonZeroUsize::new(3).expect("non-zero"),
@@ -77,31 +71,37 @@ impl Engine {
             Some(_) => anyhow::bail!("ENGINE_URL needs a build with the ballista feature"),
             None => None,
         };
+        // `DATAFUSION_*` variables set DataFusion options (e.g. `DATAFUSION_EXECUTION_BATCH_SIZE`);
+        // plans have one partition per query thread unless they say otherwise.
+        let mut session_config = SessionConfig::from_env()
+            .context("reading the DATAFUSION_* settings")?
+            .with_information_schema(false);
+        if std::env::var_os("DATAFUSION_EXECUTION_TARGET_PARTITIONS").is_none() {
+            session_config = session_config.with_target_partitions(cfg.threads);
+        }
+        // Last: a runtime dropped on an error path above would panic (it may not be dropped
+        // inside the service's runtime), so every fallible step comes before it.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(cfg.threads)
+            .thread_name("adrec-query")
+            .on_thread_start(lower_priority)
+            .enable_all()
+            .build()
+            .context("starting the query runtime")?;
         Ok(Self {
             runtime: Some(runtime),
             io: tokio::runtime::Handle::current(),
             env,
-            threads: cfg.threads,
             memory_limit: cfg.memory_limit,
             remote,
             cluster_job_timeout: cfg.cluster_job_timeout,
+            session_config,
         })
     }
 
     /// A session for one query or stage, sharing the engine's memory pool and stores.
     pub fn session(&self) -> SessionContext {
-        self.session_with_partitions(self.threads)
-    }
-
-    /// A session whose plans have `partitions` partitions (run by the engine's threads).
-    /// `DATAFUSION_*` environment variables set DataFusion options (e.g.
-    /// `DATAFUSION_EXECUTION_BATCH_SIZE`); the partition count is set here unless given there.
-    pub fn session_with_partitions(&self, partitions: usize) -> SessionContext {
-        let mut config = SessionConfig::from_env().unwrap_or_default();
-        if std::env::var_os("DATAFUSION_EXECUTION_TARGET_PARTITIONS").is_none() {
-            config = config.with_target_partitions(partitions);
-        }
-        let config = config.with_information_schema(false);
+        let config = self.session_config.clone();
         #[cfg(feature = "ballista")]
         if let Some((_, endpoint)) = &self.remote {
             // Connects lazily (at the first query), and upgrading a state cannot fail.
