@@ -12,6 +12,17 @@ use serde_json::Value;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
+/// A response's JSON body, `Null` if it has none. Parsed here rather than with reqwest's `json`
+/// feature: that feature changes reqwest's build, and object_store, hence all of DataFusion,
+/// would then be compiled twice, once for `cargo build` and once for the tests.
+pub async fn json_of(r: reqwest::Response) -> Value {
+    r.bytes()
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null)
+}
+
 pub const TOKEN: &str = "test-token-0123456789";
 
 static TRACING: Once = Once::new();
@@ -182,7 +193,7 @@ impl TestApp {
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
         let r = self.get(path).await;
         let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        (status, json_of(r).await)
     }
 
     pub async fn post_job(&self, path: &str, token: Option<&str>) -> (u16, Value) {
@@ -192,7 +203,7 @@ impl TestApp {
         }
         let r = req.send().await.unwrap();
         let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        (status, json_of(r).await)
     }
 
     pub async fn get_auth(&self, path: &str) -> (u16, Value) {
@@ -204,7 +215,7 @@ impl TestApp {
             .await
             .unwrap();
         let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        (status, json_of(r).await)
     }
 
     /// Runs a task over HTTP, long-polling until it finishes; returns the finished run.
@@ -366,7 +377,7 @@ impl TestApp {
         }
         let r = req.send().await.unwrap();
         let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        (status, json_of(r).await)
     }
 }
 

@@ -1,6 +1,6 @@
 //! HTTP hygiene: client mistakes are 400s in the one error shape, never 500s; RFC 9110 details
 //! (the auth scheme's case, HEAD, Allow).
-use crate::helpers::{TOKEN, assert_error, spawn_app};
+use crate::helpers::{TOKEN, assert_error, json_of, spawn_app};
 
 #[tokio::test]
 async fn nul_bytes_and_bad_utf8_anywhere_in_the_url_are_400s() {
@@ -128,7 +128,7 @@ async fn a_405_says_which_methods_are_allowed_and_options_answers_them() {
             .unwrap();
         assert_eq!(r.status().as_u16(), 405, "{method} {path}");
         assert_eq!(r.headers()["allow"], allow, "{method} {path}");
-        assert_error(&r.json().await.unwrap(), "method_not_allowed");
+        assert_error(&json_of(r).await, "method_not_allowed");
     }
     let r = app
         .client

@@ -1,6 +1,8 @@
 use serde_json::Value;
 
-use crate::helpers::{Options, TOKEN, assert_error, course_data, spawn_app, spawn_app_with};
+use crate::helpers::{
+    Options, TOKEN, assert_error, course_data, json_of, spawn_app, spawn_app_with,
+};
 
 #[tokio::test]
 async fn jobs_need_a_valid_bearer_token() {
@@ -62,7 +64,7 @@ async fn bad_requests_are_named() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
-    assert_error(&r.json().await.unwrap(), "invalid_body");
+    assert_error(&json_of(r).await, "invalid_body");
 
     // Too large, with or without an announced length (a chunked stream has none).
     let big = format!(
@@ -160,12 +162,13 @@ async fn the_pipeline_runs_over_http_on_the_course_data() {
         .client
         .post(format!("{}/jobs/pipeline?wait=100", app.base))
         .bearer_auth(TOKEN)
-        .json(&serde_json::json!({"date": "2024-11-25"}))
+        .header("content-type", "application/json")
+        .body(r#"{"date": "2024-11-25"}"#)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    let run: Value = r.json().await.unwrap();
+    let run: Value = json_of(r).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["task"], "pipeline");
     assert_eq!(
@@ -288,7 +291,7 @@ async fn a_second_trigger_while_running_is_a_409_naming_the_run() {
     assert_eq!(r.status().as_u16(), 409);
     let id = first["id"].as_str().unwrap();
     assert_eq!(r.headers()["location"], format!("/jobs/runs/{id}"));
-    let body: Value = r.json().await.unwrap();
+    let body: Value = json_of(r).await;
     assert_error(&body, "conflict");
     assert!(body["error"]["message"].as_str().unwrap().contains(id));
 

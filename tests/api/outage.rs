@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::helpers::{
-    Options, TOKEN, TestApp, admin_url, assert_error, create_database, create_database_on, seed,
-    spawn_app_with,
+    Options, TOKEN, TestApp, admin_url, assert_error, create_database, create_database_on, json_of,
+    seed, spawn_app_with,
 };
 use crate::pg::{Cluster, Proxy, eventually};
 
@@ -20,7 +20,7 @@ async fn get(app: &TestApp, path: &str) -> (u16, reqwest::header::HeaderMap, Val
     let r = app.get(path).await;
     let status = r.status().as_u16();
     let headers = r.headers().clone();
-    (status, headers, r.json().await.unwrap_or(Value::Null))
+    (status, headers, json_of(r).await)
 }
 
 #[tokio::test]
@@ -161,7 +161,7 @@ async fn a_frozen_database_costs_each_request_its_deadline_and_then_recovers_by_
                 .unwrap();
             let took = started.elapsed();
             let status = r.status().as_u16();
-            let body: Value = r.json().await.unwrap_or(Value::Null);
+            let body: Value = json_of(r).await;
             assert_eq!(status, 503, "round {round}: {method} {path}: {body}");
             assert_error(&body, "unavailable");
             assert!(took < limit, "round {round}: {method} {path} took {took:?}");

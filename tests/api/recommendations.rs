@@ -1,4 +1,4 @@
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{assert_error, json_of, spawn_app};
 
 #[tokio::test]
 async fn serves_the_latest_published_date_ordered_by_rank() {
@@ -162,6 +162,6 @@ async fn unknown_paths_and_methods_get_the_json_error_shape() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 405);
-    assert_error(&r.json().await.unwrap(), "method_not_allowed");
+    assert_error(&json_of(r).await, "method_not_allowed");
     app.stop().await;
 }

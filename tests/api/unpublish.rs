@@ -4,7 +4,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{assert_error, json_of, spawn_app};
 
 #[tokio::test]
 async fn deleting_a_date_stops_serving_it_at_once_and_is_recorded() {
@@ -123,7 +123,7 @@ async fn a_date_being_published_is_not_deleted() {
         r.headers()["location"].to_str().unwrap(),
         format!("/jobs/runs/{running}")
     );
-    assert_error(&r.json().await.unwrap(), "conflict");
+    assert_error(&json_of(r).await, "conflict");
     let left: i64 = app
         .db
         .query_one("SELECT count(*) FROM recommendations", &[])
