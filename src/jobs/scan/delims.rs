@@ -1,0 +1,144 @@
+//! The tokenizer's inner loop: where the commas and line ends of a buffer are, in order.
+//!
+//! Fields of these logs are short (6 to 20 bytes), so a search per delimiter (`memchr2_iter`)
+//! pays its setup once every few bytes. Instead each 64-byte block is classified at once into a
+//! bit mask (SSE2 on x86-64, where it is always available; a loop the compiler vectorizes
+//! elsewhere), and the positions are read off the mask's set bits, as simdjson and simdcsv do.
+
+/// Positions of `,` and `\n` in `bytes`, ascending.
+pub struct Delims<'a> {
+    bytes: &'a [u8],
+    /// Start of the block `mask` describes.
+    block: usize,
+    /// The delimiters of the current block not yet returned, one bit per byte.
+    mask: u64,
+}
+
+impl<'a> Delims<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        let mask = if bytes.is_empty() {
+            0
+        } else {
+            block_mask(bytes, 0)
+        };
+        Self {
+            bytes,
+            block: 0,
+            mask,
+        }
+    }
+}
+
+impl Iterator for Delims<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        while self.mask == 0 {
+            self.block += 64;
+            if self.block >= self.bytes.len() {
+                return None;
+            }
+            self.mask = block_mask(self.bytes, self.block);
+        }
+        let bit = self.mask.trailing_zeros() as usize;
+        self.mask &= self.mask - 1;
+        Some(self.block + bit)
+    }
+}
+
+/// The delimiter mask of the (up to) 64 bytes at `at`.
+#[inline]
+fn block_mask(bytes: &[u8], at: usize) -> u64 {
+    match bytes.get(at..at + 64) {
+        Some(block) => full_block_mask(block),
+        None => bytes[at..]
+            .iter()
+            .enumerate()
+            .fold(0, |m, (i, &b)| m | (u64::from(is_delim(b)) << i)),
+    }
+}
+
+#[inline(always)]
+fn is_delim(b: u8) -> bool {
+    b == b',' || b == b'\n'
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn full_block_mask(block: &[u8]) -> u64 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    debug_assert_eq!(block.len(), 64);
+    // SAFETY: SSE2 is part of the x86-64 baseline, so these intrinsics are always available;
+    // each unaligned 16-byte load reads inside `block`, which is 64 bytes long.
+    unsafe {
+        let (comma, newline) = (_mm_set1_epi8(b',' as i8), _mm_set1_epi8(b'\n' as i8));
+        let mut mask = 0u64;
+        for i in 0..4 {
+            let v = _mm_loadu_si128(block.as_ptr().add(16 * i).cast::<__m128i>());
+            let hits = _mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, newline));
+            mask |= u64::from(_mm_movemask_epi8(hits) as u16) << (16 * i);
+        }
+        mask
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn full_block_mask(block: &[u8]) -> u64 {
+    block
+        .iter()
+        .enumerate()
+        .fold(0, |m, (i, &b)| m | (u64::from(is_delim(b)) << i))
+}
+
+/// Whether `bytes` may hold a NUL or a non-ASCII byte, the only ones that can make a line badly
+/// encoded: when not, the UTF-8 check is skipped. One pass the compiler vectorizes.
+pub fn may_have_bad_bytes(bytes: &[u8]) -> bool {
+    // b | (b - 1) has its high bit set exactly for 0 and for bytes >= 0x80.
+    bytes
+        .chunks(4096)
+        .any(|c| c.iter().fold(0u8, |acc, &b| acc | b | b.wrapping_sub(1)) & 0x80 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_every_delimiter_in_order_across_blocks_and_tails() {
+        // Lengths around block boundaries, delimiters at the edges of blocks.
+        for len in [0, 1, 2, 63, 64, 65, 127, 128, 129, 200, 1000] {
+            let bytes: Vec<u8> = (0..len)
+                .map(|i| match (i * 7 + len) % 11 {
+                    0 => b',',
+                    1 => b'\n',
+                    2 => b'\r',
+                    _ => b'a' + (i % 26) as u8,
+                })
+                .chain(std::iter::once(b',').filter(|_| len % 2 == 1))
+                .collect();
+            let expected: Vec<usize> = memchr::memchr2_iter(b',', b'\n', &bytes).collect();
+            assert_eq!(
+                Delims::new(&bytes).collect::<Vec<_>>(),
+                expected,
+                "len {len}"
+            );
+        }
+        let all = vec![b','; 130];
+        assert_eq!(Delims::new(&all).count(), 130);
+    }
+
+    #[test]
+    fn bad_bytes_are_flagged_and_plain_ascii_is_not() {
+        assert!(!may_have_bad_bytes(b"a,b,2024-01-01\r\n\t ~\x7f"));
+        assert!(!may_have_bad_bytes(b""));
+        assert!(may_have_bad_bytes(b"a,\0,b"));
+        assert!(may_have_bad_bytes("caf\u{e9}".as_bytes()));
+        let mut long = vec![b'x'; 10_000];
+        long[9_999] = 0xff;
+        assert!(may_have_bad_bytes(&long));
+    }
+}
