@@ -14,13 +14,14 @@ use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::physical_plan::{ExecutionPlanProperties, execute_stream_partitioned};
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 use serde_json::json;
 
 use super::inputs::{self, ACTIVE_NAMES};
-use super::output::{ManifestFile, OutputWriter, TableWriter};
+use super::output::{FILTERED, ManifestFile, OutputWriter, TableWriter};
 use super::progress::Progress;
 use super::scan::{self, LineCounts, LogFormat};
 use super::session::{self, query};
@@ -112,7 +113,7 @@ pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> 
         "inputs": { "advertiser_ids": active.names() },
         "advertiser_ids": { "rows": counts_json(&active_counts) },
     });
-    let mut out = OutputWriter::new(&env.storage.work, "filtered", date, run.id);
+    let mut out = OutputWriter::new(&env.storage.work, FILTERED, date, run.id);
     let mut result = StageResult::default();
     for (table, format, sql, input) in logs {
         session::register_log(&ctx, table, format, &input, raw, io.clone())?;
@@ -236,6 +237,9 @@ async fn filter_log(
         })
         .await
         .with_context(|| format!("filtering {table}"))?;
+    // What each operator took, for whoever asks (RUST_LOG=adrec::jobs=debug).
+    tracing::debug!(table, plan = %DisplayableExecutionPlan::with_metrics(plan.as_ref()).indent(true),
+        "filter plan, with its metrics");
     let mut counts = scan_outcomes(&scan::scan_counts(&plan));
     for (file, part_counts) in parts {
         out.add(file);

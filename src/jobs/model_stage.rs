@@ -30,7 +30,7 @@ pub async fn open<'a>(
 ) -> anyhow::Result<ModelStage<'a>> {
     let date = run.date;
     let work = &env.storage.work;
-    let input = read_manifest(work, "filtered", date).await?;
+    let input = read_manifest(work, output::FILTERED, date).await?;
     let rows_in = input
         .files
         .iter()

@@ -14,7 +14,8 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::AsyncArrowWriter;
 use datafusion::parquet::basic::Compression;
-use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::schema::types::ColumnPath;
 use datafusion::prelude::DataFrame;
 use futures::TryStreamExt;
 use object_store::buffered::BufWriter;
@@ -25,6 +26,8 @@ use uuid::Uuid;
 use super::storage::Location;
 
 pub const MANIFEST: &str = "_manifest.json";
+/// The stage name of filter_data's output.
+pub const FILTERED: &str = "filtered";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
@@ -93,13 +96,7 @@ impl<'a> OutputWriter<'a> {
         let key = self
             .work
             .key(&format!("{}{path}", stage_dir(self.stage, self.date)));
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_max_row_group_row_count(Some(1 << 20))
-            // A writer holds its row group until it is flushed: bounded in bytes too, so that
-            // a larger day never means more memory per open file.
-            .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
-            .build();
+        let props = self.properties();
         let sink = BufWriter::new(Arc::clone(&self.work.store), ObjPath::from(key.as_str()));
         let writer = AsyncArrowWriter::try_new(sink, schema, Some(props))?;
         Ok(TableWriter {
@@ -108,6 +105,33 @@ impl<'a> OutputWriter<'a> {
             writer,
             rows: 0,
         })
+    }
+
+    /// Parquet settings of this output's files. The filtered rows are an intermediate the model
+    /// stages read once, whole, so (measured with callgrind, filter_data then top_ctr):
+    /// - no statistics: nothing prunes by them, and min/max cost 8 % of filter_data;
+    /// - product ids, too many to share a dictionary page, are written plain (each row group's
+    ///   dictionary outgrew its limit and fell back to plain after hashing them all): 6 %;
+    /// - no block compression: Parquet's own encodings already shrink the repeated ids, types
+    ///   and dates; Snappy cost 4 % of filter_data and 11 % of top_ctr (decompressing) to make
+    ///   the files a fifth smaller.
+    ///
+    /// Together: filter_data runs 19 % fewer instructions; its files are 25 % larger.
+    fn properties(&self) -> WriterProperties {
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(1 << 20))
+            // A writer holds its row group until it is flushed: bounded in bytes too, so that
+            // a larger day never means more memory per open file.
+            .set_max_row_group_bytes(Some(ROW_GROUP_BYTES));
+        if self.stage != FILTERED {
+            return props.build();
+        }
+        props
+            .set_compression(Compression::UNCOMPRESSED)
+            .set_statistics_enabled(EnabledStatistics::None)
+            .set_column_dictionary_enabled(ColumnPath::from("product_id"), false)
+            .build()
     }
 
     /// Records a closed file in the manifest to be.
@@ -232,7 +256,7 @@ pub async fn read_manifest(
     let rel = format!("{}{MANIFEST}", stage_dir(stage, date));
     let Some(bytes) = work.get(&rel).await? else {
         // The filtered output is filter_data's; the model outputs are named after their tasks.
-        let task = if stage == "filtered" {
+        let task = if stage == FILTERED {
             "filter_data"
         } else {
             stage
