@@ -25,7 +25,7 @@ help:
 	@echo "make bench-serve   read-path load test (req/s, p50/p99)"
 	@echo "make bench-pipeline  one day out of 1.1 GB of two-day logs through adrec run pipeline (file:// and S3) vs DuckDB"
 	@echo "make bench-scale   the bench day in-process vs a local Ballista cluster of 1 and 2 executors"
-	@echo "make ballista-test the ballista feature: lint, unit and cluster integration tests over file:// and s3s-fs (not in make test)"
+	@echo "make ballista-test the ballista feature: lint, unit and cluster integration tests (not in make test)"
 
 build:
 	cargo build --bins
@@ -109,15 +109,15 @@ bench-pipeline:
 	ADREC_BIN=$(RELEASE_BIN) $(WITH_PG) scripts/bench-pipeline.sh
 
 # Not part of `make test` (its clean build cost: README, "Beyond one machine"): lint, unit tests
-# and the cluster integration tests (a scheduler and two executors as processes, over file:// and
-# over s3s-fs) with the `ballista` feature. Tests and bench-scale share one build (the profiling
+# and the cluster integration tests (a scheduler and two executors as processes) with the
+# `ballista` feature. Tests and bench-scale share one build (the profiling
 # profile: release code without LTO), since the feature's DataFusion build is a separate one.
 BALLISTA := CARGO_TARGET_DIR=$(BALLISTA_TARGET_DIR) cargo
 BALLISTA_FLAGS := --profile profiling --locked --features ballista
 ballista-test:
 	$(BALLISTA) clippy --all-targets --locked --features ballista -- -D warnings
 	$(BALLISTA) test $(BALLISTA_FLAGS) --lib --bins
-	ADREC_S3S_FS=$$(scripts/s3s-fs.sh) $(WITH_PG) bash -c '$(BALLISTA) test $(BALLISTA_FLAGS) --test api -- ballista:: s3::'
+	ADREC_S3S_FS=$$(scripts/s3s-fs.sh) $(WITH_PG) bash -c '$(BALLISTA) test $(BALLISTA_FLAGS) --test api -- ballista::'
 
 # The bench day in-process vs a local cluster of 1 and 2 executors.
 bench-scale:

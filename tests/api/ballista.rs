@@ -1,7 +1,6 @@
 //! The same pipeline on a Ballista cluster of adrec's own scheduler and two executors, each a
 //! separate `adrec` process on ephemeral ports: exactly the in-process answer (rows, bad-row
-//! counts), and an executor killed mid-stage never publishes a wrong or partial day. The same
-//! over s3s-fs is part of the S3 test (`s3.rs`), which owns the AWS variables.
+//! counts), and an executor killed mid-stage never publishes a wrong or partial day.
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,7 +13,7 @@ use crate::helpers::{Options, TOKEN, TestApp, spawn_app, spawn_app_with};
 const DAY: &str = "2024-05-02";
 
 /// A scheduler and executors, killed when dropped.
-pub(crate) struct Cluster {
+struct Cluster {
     scheduler: u16,
     executors: Vec<Child>,
     others: Vec<Child>,
@@ -55,7 +54,7 @@ fn wait_for_port(port: u16) {
 }
 
 impl Cluster {
-    pub(crate) fn start(executors: usize) -> Self {
+    fn start(executors: usize) -> Self {
         let scheduler = free_port();
         let bind = format!("127.0.0.1:{scheduler}");
         let others = vec![adrec(&[
@@ -91,7 +90,7 @@ impl Cluster {
         }
     }
 
-    pub(crate) fn engine_url(&self) -> String {
+    fn engine_url(&self) -> String {
         format!("df://127.0.0.1:{}", self.scheduler)
     }
 }
@@ -134,7 +133,7 @@ type Row = (
     Option<i64>,
 );
 
-pub(crate) async fn published(app: &TestApp) -> Vec<Row> {
+async fn published(app: &TestApp) -> Vec<Row> {
     app.db
         .query(
             "SELECT advertiser_id, model::text, rank, product_id, score, clicks, impressions, views \
@@ -160,7 +159,7 @@ pub(crate) async fn published(app: &TestApp) -> Vec<Row> {
 }
 
 /// What a pipeline run says it counted: totals and filter_data's rows by outcome.
-pub(crate) fn counted(run: &Value) -> (Value, Value, Value) {
+fn counted(run: &Value) -> (Value, Value, Value) {
     let f = &run["details"]["filter_data"];
     (
         run["rows_in"].clone(),
