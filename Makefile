@@ -117,7 +117,7 @@ BALLISTA_FLAGS := --profile profiling --locked --features ballista
 ballista-test:
 	$(BALLISTA) clippy --all-targets --locked --features ballista -- -D warnings
 	$(BALLISTA) test $(BALLISTA_FLAGS) --lib --bins
-	ADREC_S3S_FS=$$(scripts/s3s-fs.sh) $(WITH_PG) bash -c '$(BALLISTA) test $(BALLISTA_FLAGS) --test api -- ballista::'
+	ADREC_S3S_FS=$$(scripts/s3s-fs.sh) $(WITH_PG) bash -c '$(BALLISTA) test $(BALLISTA_FLAGS) --test api -- ballista:: s3::'
 
 # The bench day in-process vs a local cluster of 1 and 2 executors.
 bench-scale:

@@ -118,17 +118,21 @@ impl<'a> OutputWriter<'a> {
     ///
     /// Together: filter_data runs 19 % fewer instructions; its files are 25 % larger.
     fn properties(&self) -> WriterProperties {
+        let filtered = self.stage == FILTERED;
         let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
+            .set_compression(if filtered {
+                Compression::UNCOMPRESSED
+            } else {
+                Compression::SNAPPY
+            })
             .set_max_row_group_row_count(Some(1 << 20))
             // A writer holds its row group until it is flushed: bounded in bytes too, so that
             // a larger day never means more memory per open file.
             .set_max_row_group_bytes(Some(ROW_GROUP_BYTES));
-        if self.stage != FILTERED {
+        if !filtered {
             return props.build();
         }
         props
-            .set_compression(Compression::UNCOMPRESSED)
             .set_statistics_enabled(EnabledStatistics::None)
             .set_column_dictionary_enabled(ColumnPath::from("product_id"), false)
             .build()

@@ -12,8 +12,9 @@ use crate::helpers::{Options, TOKEN, TestApp, spawn_app, spawn_app_with};
 
 const DAY: &str = "2024-05-02";
 
-/// A scheduler and executors, killed when dropped.
-struct Cluster {
+/// A scheduler and executors, killed when dropped. Executors inherit the test process's
+/// environment, so they reach an S3 server through the same AWS variables as the app.
+pub(crate) struct Cluster {
     scheduler: u16,
     executors: Vec<Child>,
     others: Vec<Child>,
@@ -54,7 +55,7 @@ fn wait_for_port(port: u16) {
 }
 
 impl Cluster {
-    fn start(executors: usize) -> Self {
+    pub(crate) fn start(executors: usize) -> Self {
         let scheduler = free_port();
         let bind = format!("127.0.0.1:{scheduler}");
         let others = vec![adrec(&[
@@ -90,7 +91,7 @@ impl Cluster {
         }
     }
 
-    fn engine_url(&self) -> String {
+    pub(crate) fn engine_url(&self) -> String {
         format!("df://127.0.0.1:{}", self.scheduler)
     }
 }
@@ -122,7 +123,7 @@ fn gen_logs(dir: &std::path::Path, views: u64, ads: u64) {
     .unwrap();
 }
 
-type Row = (
+pub(crate) type Row = (
     String,
     String,
     i16,
@@ -133,7 +134,7 @@ type Row = (
     Option<i64>,
 );
 
-async fn published(app: &TestApp) -> Vec<Row> {
+pub(crate) async fn published(app: &TestApp) -> Vec<Row> {
     app.db
         .query(
             "SELECT advertiser_id, model::text, rank, product_id, score, clicks, impressions, views \
@@ -159,7 +160,7 @@ async fn published(app: &TestApp) -> Vec<Row> {
 }
 
 /// What a pipeline run says it counted: totals and filter_data's rows by outcome.
-fn counted(run: &Value) -> (Value, Value, Value) {
+pub(crate) fn counted(run: &Value) -> (Value, Value, Value) {
     let f = &run["details"]["filter_data"];
     (
         run["rows_in"].clone(),

@@ -123,6 +123,8 @@ async fn the_pipeline_runs_against_a_real_s3_server_and_signatures_are_checked()
         .unwrap()
         .count();
     assert_eq!(files, 1);
+    #[cfg(feature = "ballista")]
+    on_a_cluster_too(&app, &run).await;
     app.stop().await;
 
     // A wrong secret: s3s-fs refuses the signature and the run fails, saying so without the key.
@@ -136,5 +138,38 @@ async fn the_pipeline_runs_against_a_real_s3_server_and_signatures_are_checked()
         !err.contains("not-the-secret") && !err.contains(SECRET),
         "{err}"
     );
+    app.stop().await;
+}
+
+/// The same day on a Ballista cluster (a scheduler and two executor processes) over the same
+/// bucket: the executors sign their own requests with the AWS chain they inherit from this
+/// process (never credentials inside plans) and give exactly the in-process answer.
+#[cfg(feature = "ballista")]
+async fn on_a_cluster_too(in_process: &crate::helpers::TestApp, run: &serde_json::Value) {
+    use crate::ballista::{Cluster, counted, published};
+    let cluster = Cluster::start(2);
+    let app = spawn_app_with(Options {
+        raw_url: Some("s3://lake/raw/".into()),
+        work_url: Some("s3://lake/work-cluster/".into()),
+        engine_url: Some(cluster.engine_url()),
+        ..Options::default()
+    })
+    .await;
+
+    let on_cluster = app.run_task("pipeline", "2024-11-25").await;
+
+    assert_eq!(on_cluster["status"], "succeeded", "{on_cluster}");
+    assert_eq!(
+        on_cluster["details"]["engine"],
+        cluster.engine_url().as_str()
+    );
+    assert_eq!(
+        counted(&on_cluster),
+        counted(run),
+        "rows and bad rows by reason"
+    );
+    let rows = published(in_process).await;
+    assert!(!rows.is_empty());
+    assert_eq!(published(&app).await, rows);
     app.stop().await;
 }

@@ -52,16 +52,16 @@ impl Iterator for Delims<'_> {
 fn block_mask(bytes: &[u8], at: usize) -> u64 {
     match bytes.get(at..at + 64) {
         Some(block) => full_block_mask(block),
-        None => bytes[at..]
-            .iter()
-            .enumerate()
-            .fold(0, |m, (i, &b)| m | (u64::from(is_delim(b)) << i)),
+        None => scalar_mask(&bytes[at..]),
     }
 }
 
+/// The mask of a block of at most 64 bytes, one byte at a time.
 #[inline(always)]
-fn is_delim(b: u8) -> bool {
-    b == b',' || b == b'\n'
+fn scalar_mask(block: &[u8]) -> u64 {
+    block.iter().enumerate().fold(0, |m, (i, &b)| {
+        m | (u64::from(b == b',' || b == b'\n') << i)
+    })
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -85,13 +85,11 @@ fn full_block_mask(block: &[u8]) -> u64 {
     }
 }
 
+/// Elsewhere the fixed length lets the compiler vectorize the scalar loop.
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
 fn full_block_mask(block: &[u8]) -> u64 {
-    block
-        .iter()
-        .enumerate()
-        .fold(0, |m, (i, &b)| m | (u64::from(is_delim(b)) << i))
+    scalar_mask(block)
 }
 
 /// Whether `bytes` may hold a NUL or a non-ASCII byte, the only ones that can make a line badly
