@@ -71,14 +71,17 @@ fn upload(root: &std::path::Path, prefix: &str) {
     }
 }
 
-/// The service with both RAW_URL and WORK_URL in the bucket `lake`.
-async fn lake_app() -> crate::helpers::TestApp {
-    spawn_app_with(Options {
+/// The service's settings with both RAW_URL and WORK_URL in the bucket `lake`.
+fn lake() -> Options {
+    Options {
         raw_url: Some("s3://lake/raw/".into()),
         work_url: Some("s3://lake/work/".into()),
         ..Options::default()
-    })
-    .await
+    }
+}
+
+async fn lake_app() -> crate::helpers::TestApp {
+    spawn_app_with(lake()).await
 }
 
 /// Both tests set the AWS variables; they run in one test so they never race on the environment.
@@ -149,10 +152,9 @@ async fn on_a_cluster_too(in_process: &crate::helpers::TestApp, run: &serde_json
     use crate::ballista::{Cluster, counted, published};
     let cluster = Cluster::start(2);
     let app = spawn_app_with(Options {
-        raw_url: Some("s3://lake/raw/".into()),
         work_url: Some("s3://lake/work-cluster/".into()),
         engine_url: Some(cluster.engine_url()),
-        ..Options::default()
+        ..lake()
     })
     .await;
 
