@@ -114,7 +114,11 @@ pub async fn filter_log(
         found.push((attempt, outcome.to_owned(), e.rel.clone(), rows));
     }
     // A task that died mid-write and ran again leaves the dead attempt's files: keep the one
-    // attempt whose rows add up to what the job reports written; never mix attempts.
+    // attempt whose rows add up to what the job reports written; never mix attempts. Every row
+    // the scan kept has exactly one outcome, so they must also add up to the scan's own count
+    // (one report per partition): a stage Ballista ran again under the same write id sums both
+    // runs in its files and in the job's count alike, and only the scan tells.
+    let scan = scan_counts(env, &report).await?;
     let mut attempts: BTreeMap<&str, u64> = BTreeMap::new();
     for (a, _, _, rows) in &found {
         *attempts.entry(a.as_str()).or_default() += rows;
@@ -122,12 +126,14 @@ pub async fn filter_log(
     let chosen = attempts
         .iter()
         .chain(found.is_empty().then_some((&"", &0)))
-        .find(|(_, rows)| Some(**rows) == reported)
+        .find(|(_, rows)| Some(**rows) == reported && **rows == scan.rows)
         .map(|(a, _)| (*a).to_owned())
         .with_context(|| {
             format!(
-                "the cluster's write of {table} does not add up: the job reports {reported:?} \
-                 rows, the files hold {attempts:?} (by write attempt)"
+                "the cluster's write of {table} does not add up: the scan read {} rows of the \
+                 day, the job reports {reported:?} written, the files hold {attempts:?} (by \
+                 write attempt)",
+                scan.rows
             )
         })?;
     let mut files = Vec::new();
@@ -152,7 +158,6 @@ pub async fn filter_log(
     if let Err(e) = work.delete(&discard).await {
         tracing::warn!(error = %format!("{e:#}"), "could not delete the filter's skipped rows");
     }
-    let scan = scan_counts(env, &report).await?;
     Ok(Filtered {
         files,
         scan,
