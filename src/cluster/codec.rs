@@ -2,8 +2,8 @@
 //!
 //! A plan leaves the service as a logical plan (to the scheduler) and leaves the scheduler as
 //! physical stages (to executors). Both carry adrec's own nodes: the `LogTable` (and its
-//! reporting wrapper, `report::ReportedLogTable`) in logical plans, the `LogScanExec` (and
-//! `report::ReportScanExec`) in physical ones. Each is written as a tag and the serde JSON of its
+//! reporting wrapper, `report::ReportedLogTable`) in logical plans, the `LogScanExec` (inside
+//! `report::ReportScanExec`, which splits it over tasks) in physical ones. Each is written as a tag and the serde JSON of its
 //! spec: file keys, ranges, the store's URL, never credentials (executors build their own store
 //! from the URL, `registry`). Every other node goes to Ballista's own codecs, which also carry
 //! its shuffle nodes and the file formats.
@@ -41,9 +41,10 @@ enum Table {
 #[derive(Serialize, Deserialize)]
 enum Node {
     Scan(LogScanSpec),
-    /// A `ReportScanExec` over its one input.
+    /// A `ReportScanExec`: its scan; its one input lists the partitions it runs.
     Report {
         report: String,
+        scan: LogScanSpec,
     },
 }
 
@@ -165,14 +166,19 @@ impl PhysicalExtensionCodec for AdrecPhysicalCodec {
                 None,
                 ctx.session_config().batch_size(),
             ))),
-            Node::Report { report } => {
-                let [input] = inputs else {
+            Node::Report { report, scan } => {
+                let [slices] = inputs else {
                     return Err(DataFusionError::Internal(format!(
                         "ReportScanExec has one input, got {}",
                         inputs.len()
                     )));
                 };
-                Ok(Arc::new(ReportScanExec::new(input.clone(), report)))
+                let scan = LogScanExec::new(scan, None, ctx.session_config().batch_size());
+                Ok(Arc::new(ReportScanExec::new(
+                    Arc::new(scan),
+                    slices.clone(),
+                    report,
+                )))
             }
         }
     }
@@ -184,12 +190,22 @@ impl PhysicalExtensionCodec for AdrecPhysicalCodec {
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<()> {
         if let Some(scan) = node.downcast_ref::<LogScanExec>() {
+            // Ballista gives each task its slice of a stage by rewriting the leaves it knows;
+            // this leaf it would leave whole, and every task would scan every partition. Only
+            // a `ReportScanExec` splits a scan over tasks.
+            if scan.spec().partitions.len() > 1 {
+                return Err(DataFusionError::Internal(format!(
+                    "a log scan of {} partitions outside ReportScanExec would run whole in                      every task of its stage",
+                    scan.spec().partitions.len()
+                )));
+            }
             return write(&Node::Scan(scan.spec().clone()), buf);
         }
         if let Some(r) = node.downcast_ref::<ReportScanExec>() {
             return write(
                 &Node::Report {
                     report: r.report().to_owned(),
+                    scan: r.scan().spec().clone(),
                 },
                 buf,
             );

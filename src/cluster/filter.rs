@@ -116,8 +116,8 @@ pub async fn filter_log(
     // A task that died mid-write and ran again leaves the dead attempt's files: keep the one
     // attempt whose rows add up to what the job reports written; never mix attempts. Every row
     // the scan kept has exactly one outcome, so they must also add up to the scan's own count
-    // (one report per partition): a stage Ballista ran again under the same write id sums both
-    // runs in its files and in the job's count alike, and only the scan tells.
+    // (one report per partition): a write whose input held rows twice (as when every task ran
+    // the whole scan, `report::ReportScanExec`) matches the job's count, and only the scan tells.
     let scan = scan_counts(env, &report).await?;
     let mut attempts: BTreeMap<&str, u64> = BTreeMap::new();
     for (a, _, _, rows) in &found {

@@ -12,10 +12,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::{ArrayRef, UInt32Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::Session;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result};
+use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -23,15 +26,15 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
-    ReplaceChildrenOptions,
+    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning,
+    PlanProperties, ReplaceChildrenOptions,
 };
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjPath;
 use serde::{Deserialize, Serialize};
 
-use crate::jobs::scan::{LineCounts, LogTable};
+use crate::jobs::scan::{LineCounts, LogScanExec, LogTable};
 use crate::jobs::storage::Location;
 
 /// A log table whose scans report their line counts under `report` (a directory URL).
@@ -80,7 +83,14 @@ impl TableProvider for ReportedLogTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let scan = self.log.scan(state, projection, filters, limit).await?;
-        Ok(Arc::new(ReportScanExec::new(scan, self.report.clone())))
+        let spec = scan
+            .downcast_ref::<LogScanExec>()
+            .ok_or_else(|| DataFusionError::Internal("a log table plans a LogScanExec".into()))?
+            .spec()
+            .clone();
+        // Executors read on the runtime that polls the plan (no I/O handle).
+        let scan = Arc::new(LogScanExec::new(spec, None, state.config().batch_size()));
+        Ok(Arc::new(ReportScanExec::over(scan, self.report.clone())?))
     }
 }
 
@@ -97,17 +107,61 @@ struct Report {
     other_day: u64,
 }
 
-/// Passes its input (a `LogScanExec`) through; at the end of each partition, writes the
-/// partition's line counts under `report`.
+/// Runs a `LogScanExec`'s partitions as its child, a one-column table of partition numbers,
+/// lists them, and at the end of each writes the partition's line counts under `report`.
+///
+/// Why the indirection: Ballista hands a stage's partitions to tasks by rewriting the leaves
+/// it knows (file and memory scans, shuffle readers) to the task's slice, and leaves any other
+/// leaf whole. A `LogScanExec` leaf would make every task of a stage scan every partition: with
+/// two executors, the day twice. Here the leaf Ballista slices is the memory table, and the
+/// scan (not a child, so no rewrite touches it) runs only the partitions that reach the task.
 #[derive(Debug)]
 pub struct ReportScanExec {
-    input: Arc<dyn ExecutionPlan>,
+    scan: Arc<LogScanExec>,
+    /// `UInt32` column `partition`: the scan's partitions, one per row, one row per partition.
+    slices: Arc<dyn ExecutionPlan>,
     report: String,
+    props: Arc<PlanProperties>,
 }
 
 impl ReportScanExec {
-    pub fn new(input: Arc<dyn ExecutionPlan>, report: String) -> Self {
-        Self { input, report }
+    /// Over every partition of `scan`, one per output partition.
+    pub fn over(scan: Arc<LogScanExec>, report: String) -> Result<Self> {
+        let n = scan.properties().output_partitioning().partition_count();
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "partition",
+            DataType::UInt32,
+            false,
+        )]));
+        let parts = (0..n as u32)
+            .map(|p| {
+                let col = Arc::new(UInt32Array::from(vec![p])) as ArrayRef;
+                Ok(vec![RecordBatch::try_new(schema.clone(), vec![col])?])
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let slices = MemorySourceConfig::try_new_exec(&parts, schema, None)?;
+        Ok(Self::new(scan, slices, report))
+    }
+
+    /// With `slices` as decoded (or restricted): the partitions its output partitions run.
+    pub fn new(scan: Arc<LogScanExec>, slices: Arc<dyn ExecutionPlan>, report: String) -> Self {
+        let n = slices.output_partitioning().partition_count();
+        let props = Arc::new(
+            scan.properties()
+                .as_ref()
+                .clone()
+                .with_partitioning(Partitioning::UnknownPartitioning(n)),
+        );
+        Self {
+            scan,
+            slices,
+            report,
+            props,
+        }
+    }
+
+    pub fn scan(&self) -> &LogScanExec {
+        &self.scan
     }
 
     pub fn report(&self) -> &str {
@@ -116,8 +170,9 @@ impl ReportScanExec {
 }
 
 impl DisplayAs for ReportScanExec {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "ReportScanExec: report={}", self.report)
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "ReportScanExec: report={}, over ", self.report)?;
+        self.scan.fmt_as(t, f)
     }
 }
 
@@ -127,11 +182,16 @@ impl ExecutionPlan for ReportScanExec {
     }
 
     fn properties(&self) -> &Arc<PlanProperties> {
-        self.input.properties()
+        &self.props
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
+        vec![&self.slices]
+    }
+
+    // A repartitioned list of partition numbers would still run each once, but nothing gains.
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        vec![false]
     }
 
     fn apply_expressions(
@@ -146,10 +206,14 @@ impl ExecutionPlan for ReportScanExec {
         children: Vec<Arc<dyn ExecutionPlan>>,
         _: ReplaceChildrenOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let [input] = <[_; 1]>::try_from(children).map_err(|c| {
+        let [slices] = <[_; 1]>::try_from(children).map_err(|c| {
             DataFusionError::Internal(format!("ReportScanExec has one input, got {}", c.len()))
         })?;
-        Ok(Arc::new(Self::new(input, self.report.clone())))
+        Ok(Arc::new(Self::new(
+            self.scan.clone(),
+            slices,
+            self.report.clone(),
+        )))
     }
 
     fn with_new_children(
@@ -169,31 +233,49 @@ impl ExecutionPlan for ReportScanExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let stream = self.input.execute(partition, context.clone())?;
         let url = url::Url::parse(&self.report)
             .map_err(|e| DataFusionError::Configuration(format!("report URL: {e}")))?;
         let store = context
             .runtime_env()
             .object_store(ObjectStoreUrl::parse(store_root(&url))?)?;
-        let key = format!(
-            "{}part-{partition}-of-{}.json",
-            key_of(&url),
-            self.input.output_partitioning().partition_count()
-        );
-        let input = self.input.clone();
-        let partitions = input.output_partitioning().partition_count();
-        let write = async move {
-            let report = partition_counts(input.as_ref(), partition, partitions);
-            let body =
-                serde_json::to_vec(&report).map_err(|e| DataFusionError::External(e.into()))?;
-            store.put(&ObjPath::from(key.as_str()), body.into()).await?;
-            Ok::<_, DataFusionError>(())
+        let dir = key_of(&url);
+        let slices = self.slices.execute(partition, context.clone())?;
+        let scan = self.scan.clone();
+        let partitions = scan.properties().output_partitioning().partition_count();
+        let runs = async move {
+            let batches: Vec<RecordBatch> = slices.try_collect().await?;
+            let mut ids = Vec::new();
+            for b in &batches {
+                let col = b
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<UInt32Array>()
+                    .ok_or_else(|| {
+                        DataFusionError::Internal("ReportScanExec: partitions not UInt32".into())
+                    })?;
+                ids.extend(col.values().iter().map(|&p| p as usize));
+            }
+            let each = futures::stream::iter(ids).map(move |p| {
+                let stream = scan.execute(p, context.clone())?;
+                let (scan, store) = (scan.clone(), store.clone());
+                let key = format!("{dir}part-{p}-of-{partitions}.json");
+                let write = async move {
+                    let report = partition_counts(scan.as_ref(), p, partitions);
+                    let body = serde_json::to_vec(&report)
+                        .map_err(|e| DataFusionError::External(e.into()))?;
+                    store.put(&ObjPath::from(key.as_str()), body.into()).await?;
+                    Ok::<_, DataFusionError>(())
+                };
+                // Runs once the partition's stream has ended; yields no batch, only an error.
+                let tail =
+                    futures::stream::once(write).filter_map(|r| async move { r.err().map(Err) });
+                Ok::<_, DataFusionError>(stream.chain(tail))
+            });
+            Ok::<_, DataFusionError>(each.try_flatten())
         };
-        // Runs once the scan's stream has ended; yields no batch, only a write error.
-        let tail = futures::stream::once(write).filter_map(|r| async move { r.err().map(Err) });
         Ok(Box::pin(RecordBatchStreamAdapter::new(
-            self.input.schema(),
-            stream.chain(tail),
+            self.scan.schema(),
+            futures::stream::once(runs).try_flatten(),
         )))
     }
 }

@@ -75,8 +75,10 @@ impl Cluster {
                     &bind,
                     "--bind",
                     &format!("127.0.0.1:{port}"),
+                    // One task slot each: a stage's partitions go to tasks of one partition,
+                    // which must each scan only their own (two slots may take both at once).
                     "--concurrency",
-                    "2",
+                    "1",
                 ]);
                 wait_for_port(port);
                 child
@@ -191,15 +193,16 @@ async fn in_process_answer(views: u64, ads: u64) -> (Vec<Row>, (Value, Value, Va
 
 #[tokio::test]
 async fn a_cluster_gives_exactly_the_in_process_answer() {
-    // Arrange
-    let (rows, counts) = in_process_answer(3000, 4000).await;
+    // Arrange: logs of several 8 MiB ranges, so the scans have two partitions.
+    let (views, ads) = (100_000, 120_000);
+    let (rows, counts) = in_process_answer(views, ads).await;
     let cluster = Cluster::start(2);
     let app = spawn_app_with(Options {
         engine_url: Some(cluster.engine_url()),
         ..Options::default()
     })
     .await;
-    gen_logs(&app.raw, 3000, 4000);
+    gen_logs(&app.raw, views, ads);
 
     // Act
     let run = app.run_task("pipeline", DAY).await;
