@@ -3,9 +3,9 @@
 //! A plan leaves the service as a logical plan (to the scheduler) and leaves the scheduler as
 //! physical stages (to executors). Both carry adrec's own nodes: the `LogTable` (and its
 //! reporting wrapper, `report::ReportedLogTable`) in logical plans, the `LogScanExec` (inside
-//! `report::ReportScanExec`, which splits it over tasks) in physical ones. Each is written as a tag and the serde JSON of its
-//! spec: file keys, ranges, the store's URL, never credentials (executors build their own store
-//! from the URL, `registry`). Every other node goes to Ballista's own codecs, which also carry
+//! `report::ReportScanExec`, which splits it over tasks) in physical ones. Each is written as a
+//! tag and the serde JSON of its spec: file keys, ranges, the store's URL, never credentials
+//! (executors build their own store from the URL, `registry`). Every other node goes to Ballista's own codecs, which also carry
 //! its shuffle nodes and the file formats.
 use std::sync::Arc;
 
@@ -195,7 +195,8 @@ impl PhysicalExtensionCodec for AdrecPhysicalCodec {
             // a `ReportScanExec` splits a scan over tasks.
             if scan.spec().partitions.len() > 1 {
                 return Err(DataFusionError::Internal(format!(
-                    "a log scan of {} partitions outside ReportScanExec would run whole in                      every task of its stage",
+                    "a log scan of {} partitions outside ReportScanExec would run whole in \
+                     every task of its stage",
                     scan.spec().partitions.len()
                 )));
             }

@@ -83,13 +83,10 @@ impl TableProvider for ReportedLogTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let scan = self.log.scan(state, projection, filters, limit).await?;
-        let spec = scan
-            .downcast_ref::<LogScanExec>()
-            .ok_or_else(|| DataFusionError::Internal("a log table plans a LogScanExec".into()))?
-            .spec()
-            .clone();
-        // Executors read on the runtime that polls the plan (no I/O handle).
-        let scan = Arc::new(LogScanExec::new(spec, None, state.config().batch_size()));
+        let any: Arc<dyn std::any::Any + Send + Sync> = scan;
+        let scan = any
+            .downcast::<LogScanExec>()
+            .map_err(|_| DataFusionError::Internal("a log table plans a LogScanExec".into()))?;
         Ok(Arc::new(ReportScanExec::over(scan, self.report.clone())?))
     }
 }
