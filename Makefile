@@ -41,6 +41,7 @@ up: build
 
 fmt:
 	cargo fmt --all -- --check
+	cargo fmt --manifest-path tools/s3-bench-server/Cargo.toml -- --check
 
 lint:
 	cargo clippy --all-targets --locked -- -D warnings

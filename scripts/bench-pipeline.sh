@@ -5,7 +5,9 @@
 # computing the same answer from the same files in the same run. Prints times, peak memory,
 # the split by stage, the scan against `cat` of the same bytes, the answers' comparison, and
 # peak memory on a 4x larger input.
-# Then the same pipeline over a real S3 server (s3s-fs, raw logs and outputs in a bucket).
+# Then the same pipeline over a real S3 server (raw logs and outputs in a bucket): s3-bench-server
+# (tools/, s3s-fs reading GetObject bodies 1 MiB at a time, not 4 KiB) and s3s-fs as released,
+# with each server's CPU seconds, since both share this machine's cores with adrec.
 #   BENCH_REPEAT=N (default 3; medians are reported)  BENCH_SKIP_4X=1 to leave the 4x run out
 #   BENCH_SKIP_S3=1 to leave the S3 run out
 set -euo pipefail
@@ -55,6 +57,10 @@ grep -v DUCKDB_SECONDS "$work/duck-1.out"
 if [ -z "${BENCH_SKIP_S3:-}" ]; then
   s3s=$("$here/scripts/s3s-fs.sh")
   s3root="$cache/bench-s3"
+  s3pid=
+  trap 'kill $s3pid 2>/dev/null; rm -rf "$work"' EXIT
+  # CPU seconds a process has used so far (user + system).
+  proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
   mkdir -p "$s3root/bench/raw"
   for f in advertiser_ids product_views ads_views; do
     [ "$s3root/bench/raw/$f" -ef "$raw/$f" ] || ln -f "$raw/$f" "$s3root/bench/raw/$f" 2>/dev/null \
@@ -78,21 +84,29 @@ for name in names:
     with open(info, "w") as f:
         json.dump({"e_tag": md5.hexdigest()}, f)
 PY3
-  rm -rf "$s3root/bench/work"
-  s3port=$(free_port)
-  "$s3s" --host 127.0.0.1 --port "$s3port" --access-key bench --secret-key bench-secret "$s3root" \
-    >/dev/null 2>&1 &
-  s3pid=$!
-  trap 'kill $s3pid 2>/dev/null; rm -rf "$work"' EXIT
-  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$s3port") 2>/dev/null && break; sleep 0.05; done
-  for i in $(seq "$repeat"); do
-    AWS_ENDPOINT_URL="http://127.0.0.1:$s3port" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=bench \
-      AWS_SECRET_ACCESS_KEY=bench-secret AWS_EC2_METADATA_DISABLED=true \
-      DATABASE_URL="$db_url" RAW_URL="s3://bench/raw/" WORK_URL="s3://bench/work/" RUST_LOG=warn \
-      run --out "$work/s3-$i.json" --cgroup-limit "$limit" -- "$ADREC_BIN" run pipeline --date "$day" \
-      > "$work/s3-$i.run.json"
-  done
-  kill "$s3pid"; wait "$s3pid" 2>/dev/null || true
+  # One server's runs: SERVER_BIN LABEL RUNS. Also records the server's CPU seconds, since on
+  # this machine it shares the cores with adrec.
+  s3_runs() {
+    rm -rf "$s3root/bench/work"
+    local port; port=$(free_port)
+    "$1" --host 127.0.0.1 --port "$port" --access-key bench --secret-key bench-secret "$s3root" \
+      >/dev/null 2>&1 &
+    s3pid=$!
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+    for i in $(seq "$3"); do
+      local before; before=$(proc_cpu "$s3pid")
+      AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=bench \
+        AWS_SECRET_ACCESS_KEY=bench-secret AWS_EC2_METADATA_DISABLED=true \
+        DATABASE_URL="$db_url" RAW_URL="s3://bench/raw/" WORK_URL="s3://bench/work/" RUST_LOG=warn \
+        run --out "$work/$2-$i.json" --cgroup-limit "$limit" -- "$ADREC_BIN" run pipeline --date "$day" \
+        > "$work/$2-$i.run.json"
+      echo "$before $(proc_cpu "$s3pid")" | awk '{print $2 - $1}' > "$work/$2-$i.server-cpu"
+    done
+    kill "$s3pid"; wait "$s3pid" 2>/dev/null || true
+  }
+  s3_runs "$("$here/scripts/s3-bench-server.sh")" s3 "$repeat"
+  # The test suite's server as released, once, for reference.
+  s3_runs "$s3s" s3s-fs 1
 fi
 
 if [ -z "${BENCH_SKIP_4X:-}" ]; then
@@ -133,18 +147,26 @@ print(f"scan: filter_data reads {nbytes / 1e6:,.0f} MB at {scan:,.0f} MB/s; cat 
       f"(filter_data takes {secs['filter_data'] / cat:.1f}x cat's time)")
 f = recs[0]["details"]["filter_data"]
 print(f"rows: in {f['rows_in']:,}, kept {f['rows_out']:,}, bad {f['bad_rows']:,}; published {recs[0]['rows_out']:,}")
-if os.path.exists(os.path.join(work, "s3-1.json")):
-    s3 = [load(f"s3-{i}.json") for i in range(1, n + 1)]
+def s3_summary(label, runs_n, target):
+    s3 = [load(f"{label}-{i}.json") for i in range(1, runs_n + 1)]
     for i, r in enumerate(s3, 1):
         if r["exit"] != 0 or r.get("oom_killed"):
-            sys.exit(f"adrec run {i} over S3 failed: {r} (see {work}/s3-{i}.run.json)")
-    s3_recs = [load(f"s3-{i}.run.json") for i in range(1, n + 1)]
-    if [r["rows_out"] for r in s3_recs] != [recs[0]["rows_out"]] * n:
-        sys.exit("the S3 runs published other row counts than the file:// runs")
+            sys.exit(f"adrec run {i} over S3 ({label}) failed: {r} (see {work}/{label}-{i}.run.json)")
+    s3_recs = [load(f"{label}-{i}.run.json") for i in range(1, runs_n + 1)]
+    if [r["rows_out"] for r in s3_recs] != [recs[0]["rows_out"]] * runs_n:
+        sys.exit(f"the S3 runs ({label}) published other row counts than the file:// runs")
     t = med(r["seconds"] for r in s3)
     s3f = med(r["details"]["filter_data"]["seconds"] for r in s3_recs)
-    print(f"over S3 (s3s-fs, raw and work in a bucket): {t:.2f} s (filter_data {s3f:.2f} s), "
-          f"{t / adrec:.2f}x file:// (target <= 2x: {'met' if t <= 2 * adrec else 'NOT met'}), peak RSS {mib(max(r['max_rss_bytes'] for r in s3)):.0f} MiB")
+    cpu = med(r["cpu_seconds"] for r in s3)
+    server = med(float(open(os.path.join(work, f"{label}-{i}.server-cpu")).read()) for i in range(1, runs_n + 1))
+    verdict = f" (target <= 2x: {'met' if t <= 2 * adrec else 'NOT met'})" if target else ""
+    print(f"  {label:<8} {t:6.2f} s (filter_data {s3f:.2f} s), {t / adrec:.2f}x file://{verdict}; "
+          f"CPU s: adrec {cpu:.2f}, server {server:.2f}; peak RSS {mib(max(r['max_rss_bytes'] for r in s3)):.0f} MiB")
+if os.path.exists(os.path.join(work, "s3-1.json")):
+    print(f"over S3 (raw and work in a bucket on loopback, {n} runs, median; file:// used {med(r['cpu_seconds'] for r in runs):.2f} CPU s):")
+    s3_summary("s3", n, True)
+    print("  (s3-bench-server: s3s-fs reading GetObject bodies 1 MiB at a time; s3s-fs 0.14.1 as released, 1 run:)")
+    s3_summary("s3s-fs", 1, False)
 if os.path.exists(os.path.join(work, "adrec-4x.json")):
     big = load("adrec-4x.json")
     if big["exit"] != 0 or big.get("oom_killed"):

@@ -64,6 +64,7 @@ def main():
     result = {
         "seconds": seconds,
         "max_rss_bytes": usage.ru_maxrss * 1024,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
         "exit": os.waitstatus_to_exitcode(status),
         "cgroup_limit_bytes": a.cgroup_limit if cg else None,
     }
