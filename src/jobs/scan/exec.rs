@@ -8,7 +8,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -18,30 +17,24 @@ use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::metrics::{
-    BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
-};
+use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricsSet};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning,
     PlanProperties, ReplaceChildrenOptions,
 };
 use futures::{StreamExt, TryStreamExt};
-use object_store::path::Path as ObjPath;
-use object_store::{ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
 
 use super::format::LogFormat;
+use super::metrics::ScanMetrics;
 use super::parse::{LineCounts, Parser};
+use super::read::{OVERHANG, read_lines, slices};
 
 /// Bytes per ranged GET: large enough for S3 throughput, small enough to spread a day over cores.
 pub const RANGE_BYTES: u64 = 8 << 20;
-/// Read past a range's end by this much, so its last line is almost always in the same GET.
-const OVERHANG: u64 = 64 << 10;
 /// Ranged GETs each partition keeps in flight ahead of the one it parses.
 const PREFETCH: usize = 2;
-/// Lines are parsed in slices of about this size, so one batch pins little of a GET's buffer.
-const SLICE_BYTES: usize = 1 << 20;
 
 /// One range of one input file; the scan owns the lines that *start* in `[start, end)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -307,98 +300,5 @@ impl ExecutionPlan for LogScanExec {
             self.schema.clone(),
             stream,
         )))
-    }
-}
-
-/// The owned lines of `r`: from the first line starting at or after `start` (past the header
-/// for the file's first range) through the end of the line that holds byte `end - 1`.
-pub(super) async fn read_lines(store: Arc<dyn ObjectStore>, r: FileRange) -> Result<Bytes> {
-    let path = ObjPath::from(r.path.as_str());
-    let lo = r.start.saturating_sub(1);
-    let mut hi = (r.end + OVERHANG).min(r.size);
-    let mut buf = store.get_range(&path, lo..hi).await?;
-    // The line under way at `start` belongs to the previous range; the first line is the header.
-    let Some(first) = memchr::memchr(b'\n', &buf).map(|i| i + 1) else {
-        return Ok(Bytes::new()); // one line longer than the range, owned by an earlier one
-    };
-    if lo + first as u64 >= r.end {
-        return Ok(Bytes::new());
-    }
-    // The owned region ends with the line holding byte end - 1.
-    let tail_from = (r.end - 1 - lo) as usize;
-    loop {
-        if let Some(i) = memchr::memchr(b'\n', &buf[tail_from.min(buf.len())..]) {
-            return Ok(buf.slice(first..tail_from + i + 1));
-        }
-        if hi >= r.size {
-            return Ok(buf.slice(first..));
-        }
-        // A line running past the overhang: read on (rare; copies).
-        let next = (hi + OVERHANG).min(r.size);
-        let more = store.get_range(&path, hi..next).await?;
-        let mut joined = Vec::with_capacity(buf.len() + more.len());
-        joined.extend_from_slice(&buf);
-        joined.extend_from_slice(&more);
-        buf = joined.into();
-        hi = next;
-    }
-}
-
-/// `bytes` cut into slices of about `SLICE_BYTES`, each ending at a line end.
-fn slices(bytes: &Bytes) -> impl Iterator<Item = Bytes> + '_ {
-    let mut pos = 0;
-    std::iter::from_fn(move || {
-        if pos >= bytes.len() {
-            return None;
-        }
-        let want = (pos + SLICE_BYTES).min(bytes.len());
-        let end = match memchr::memchr(b'\n', &bytes[want - 1..]) {
-            Some(i) => want + i,
-            None => bytes.len(),
-        };
-        let s = bytes.slice(pos..end);
-        pos = end;
-        Some(s)
-    })
-}
-
-/// The scan's own metrics, by name; summed over partitions by `ScanTotals::of`.
-struct ScanMetrics {
-    baseline: BaselineMetrics,
-    bytes: Count,
-    reasons: [Count; 5],
-}
-
-/// The line-count metrics, in `LineCounts` order after `rows`.
-pub const REASONS: [&str; 5] = [
-    "blank",
-    "bad_encoding",
-    "malformed",
-    "bad_date",
-    "other_day",
-];
-
-impl ScanMetrics {
-    fn new(set: &ExecutionPlanMetricsSet, partition: usize) -> Self {
-        let c = |name: &'static str| MetricBuilder::new(set).counter(name, partition);
-        Self {
-            baseline: BaselineMetrics::new(set, partition),
-            bytes: c("bytes_scanned"),
-            reasons: REASONS.map(c),
-        }
-    }
-
-    fn record(&self, c: &LineCounts, bytes: usize) {
-        self.bytes.add(bytes);
-        let values = [
-            c.blank,
-            c.bad_encoding,
-            c.malformed,
-            c.bad_date,
-            c.other_day,
-        ];
-        for (m, v) in self.reasons.iter().zip(values) {
-            m.add(v as usize);
-        }
     }
 }

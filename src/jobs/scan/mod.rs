@@ -9,12 +9,18 @@
 //!
 //! * `format` — a log's columns;
 //! * `parse` — bytes to batches, and the rules for bad rows;
+//! * `batch` — the columns those batches are built in;
 //! * `delims` — where the commas and line ends are (64 bytes at a time);
-//! * `exec` — the execution plan: ranges, prefetching, metrics.
+//! * `read` — one range's lines, aligned to line ends;
+//! * `exec` — the execution plan: ranges, prefetching;
+//! * `metrics` — what each scan counts, and the counts of a plan's scans.
+mod batch;
 mod delims;
 mod exec;
 mod format;
+mod metrics;
 mod parse;
+mod read;
 #[cfg(test)]
 mod tests;
 
@@ -28,8 +34,9 @@ use datafusion::datasource::{TableProvider, TableType};
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 
-pub use exec::{FileRange, LogScanExec, LogScanSpec, REASONS};
+pub use exec::{FileRange, LogScanExec, LogScanSpec};
 pub use format::{ColumnKind, LogFormat};
+pub use metrics::{REASONS, scan_counts, scan_progress};
 pub use parse::{LineCounts, epoch_days, parse_ymd};
 
 /// The files of one log, as a table.
@@ -151,47 +158,5 @@ impl TableProvider for LogTable {
             self.io.clone(),
             config.batch_size(),
         )))
-    }
-}
-
-/// Line counts summed over every log scan in an executed plan.
-pub fn scan_counts(plan: &Arc<dyn ExecutionPlan>) -> LineCounts {
-    let mut total = LineCounts::default();
-    visit(plan, &mut |scan: &LogScanExec| {
-        if let Some(m) = scan.metrics() {
-            let get = |name: &str| m.sum_by_name(name).map_or(0, |v| v.as_usize() as u64);
-            total.add(&LineCounts {
-                rows: m.output_rows().unwrap_or(0) as u64,
-                blank: get("blank"),
-                bad_encoding: get("bad_encoding"),
-                malformed: get("malformed"),
-                bad_date: get("bad_date"),
-                other_day: get("other_day"),
-            });
-        }
-    });
-    total
-}
-
-/// Bytes scanned so far and in all by the log scans of a plan (live while it runs).
-pub fn scan_progress(plan: &Arc<dyn ExecutionPlan>) -> (u64, u64) {
-    let (mut done, mut total) = (0, 0);
-    visit(plan, &mut |scan: &LogScanExec| {
-        total += scan.spec().total_bytes();
-        if let Some(m) = scan.metrics() {
-            done += m
-                .sum_by_name("bytes_scanned")
-                .map_or(0, |v| v.as_usize() as u64);
-        }
-    });
-    (done, total)
-}
-
-fn visit(plan: &Arc<dyn ExecutionPlan>, f: &mut dyn FnMut(&LogScanExec)) {
-    if let Some(scan) = plan.downcast_ref::<LogScanExec>() {
-        f(scan);
-    }
-    for child in plan.children() {
-        visit(child, f);
     }
 }

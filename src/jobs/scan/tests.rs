@@ -8,8 +8,9 @@ use object_store::memory::InMemory;
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-use super::exec::{FileRange, read_lines};
+use super::exec::FileRange;
 use super::parse::{LineCounts, Parser, day_text, epoch_days};
+use super::read::read_lines;
 use super::*;
 
 fn day(s: &str) -> i32 {
@@ -288,7 +289,7 @@ fn views_are_arrows_own() {
     let text = b"abcdefghijklmnopqrstuvwxyz";
     for len in 0..text.len() {
         assert_eq!(
-            super::parse::view(&text[..len], 7),
+            super::batch::view(&text[..len], 7),
             make_view(&text[..len], 0, 7),
             "{len}"
         );
