@@ -58,7 +58,7 @@ if [ -z "${BENCH_SKIP_S3:-}" ]; then
   s3s=$("$here/scripts/s3s-fs.sh")
   s3root="$cache/bench-s3"
   s3pid=
-  trap 'kill $s3pid 2>/dev/null; rm -rf "$work"' EXIT
+  trap 'kill $s3pid 2>/dev/null || true; rm -rf "$work"' EXIT
   # CPU seconds a process has used so far (user + system).
   proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
   mkdir -p "$s3root/bench/raw"
@@ -103,6 +103,7 @@ PY3
       echo "$before $(proc_cpu "$s3pid")" | awk '{print $2 - $1}' > "$work/$2-$i.server-cpu"
     done
     kill "$s3pid"; wait "$s3pid" 2>/dev/null || true
+    s3pid=
   }
   s3_runs "$("$here/scripts/s3-bench-server.sh")" s3 "$repeat"
   # The test suite's server as released, once, for reference.
