@@ -105,7 +105,7 @@ PY3
     kill "$s3pid"; wait "$s3pid" 2>/dev/null || true
     s3pid=
   }
-  s3_runs "$("$here/scripts/s3-bench-server.sh")" s3 "$repeat"
+  s3_runs "$("$here/scripts/s3-bench-server.sh")" s3-bench-server "$repeat"
   # The test suite's server as released, once, for reference.
   s3_runs "$s3s" s3s-fs 1
 fi
@@ -161,13 +161,14 @@ def s3_summary(label, runs_n, target):
     cpu = med(r["cpu_seconds"] for r in s3)
     server = med(float(open(os.path.join(work, f"{label}-{i}.server-cpu")).read()) for i in range(1, runs_n + 1))
     verdict = f" (target <= 2x: {'met' if t <= 2 * adrec else 'NOT met'})" if target else ""
-    print(f"  {label:<8} {t:6.2f} s (filter_data {s3f:.2f} s), {t / adrec:.2f}x file://{verdict}; "
+    print(f"  {label:<15} {t:6.2f} s (filter_data {s3f:.2f} s), {t / adrec:.2f}x file://{verdict}; "
           f"CPU s: adrec {cpu:.2f}, server {server:.2f}; peak RSS {mib(max(r['max_rss_bytes'] for r in s3)):.0f} MiB")
-if os.path.exists(os.path.join(work, "s3-1.json")):
-    print(f"over S3 (raw and work in a bucket on loopback, {n} runs, median; file:// used {med(r['cpu_seconds'] for r in runs):.2f} CPU s):")
-    s3_summary("s3", n, True)
-    print("  (s3-bench-server: s3s-fs reading GetObject bodies 1 MiB at a time; s3s-fs 0.14.1 as released, 1 run:)")
+if os.path.exists(os.path.join(work, "s3-bench-server-1.json")):
+    print(f"over S3 (raw and work in a bucket on loopback, median; file:// used {med(r['cpu_seconds'] for r in runs):.2f} CPU s):")
+    s3_summary("s3-bench-server", n, True)
     s3_summary("s3s-fs", 1, False)
+    print("  (s3-bench-server, tools/: s3s-fs reading GetObject bodies 1 MiB at a time, the target's run;"
+          " s3s-fs 0.14.1 as released, 1 run, for reference)")
 if os.path.exists(os.path.join(work, "adrec-4x.json")):
     big = load("adrec-4x.json")
     if big["exit"] != 0 or big.get("oom_killed"):

@@ -11,7 +11,7 @@
 //!
 //!     s3-bench-server --host 127.0.0.1 --port 9000 --access-key K --secret-key S ROOT
 use std::io::{self, Read, Seek, SeekFrom};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -64,7 +64,7 @@ impl Server {
 
 /// Sends `len` bytes of `path` from `start`, in chunks; stops early if the client went away.
 fn read_range(
-    path: &PathBuf,
+    path: &Path,
     start: u64,
     len: u64,
     tx: &mpsc::Sender<io::Result<Bytes>>,
