@@ -17,6 +17,9 @@ pub(super) struct ScanMetrics {
     reasons: [Count; 5],
 }
 
+/// The metric of the bytes each partition has parsed (progress reads it while the scan runs).
+const BYTES_SCANNED: &str = "bytes_scanned";
+
 /// The line-count metrics, in `LineCounts` order after `rows`.
 pub const REASONS: [&str; 5] = [
     "blank",
@@ -31,7 +34,7 @@ impl ScanMetrics {
         let c = |name: &'static str| MetricBuilder::new(set).counter(name, partition);
         Self {
             baseline: BaselineMetrics::new(set, partition),
-            bytes: c("bytes_scanned"),
+            bytes: c(BYTES_SCANNED),
             reasons: REASONS.map(c),
         }
     }
@@ -56,14 +59,15 @@ pub fn scan_counts(plan: &Arc<dyn ExecutionPlan>) -> LineCounts {
     let mut total = LineCounts::default();
     visit(plan, &mut |scan: &LogScanExec| {
         if let Some(m) = scan.metrics() {
-            let get = |name: &str| m.sum_by_name(name).map_or(0, |v| v.as_usize() as u64);
+            let [blank, bad_encoding, malformed, bad_date, other_day] =
+                REASONS.map(|name| m.sum_by_name(name).map_or(0, |v| v.as_usize() as u64));
             total.add(&LineCounts {
                 rows: m.output_rows().unwrap_or(0) as u64,
-                blank: get("blank"),
-                bad_encoding: get("bad_encoding"),
-                malformed: get("malformed"),
-                bad_date: get("bad_date"),
-                other_day: get("other_day"),
+                blank,
+                bad_encoding,
+                malformed,
+                bad_date,
+                other_day,
             });
         }
     });
@@ -77,7 +81,7 @@ pub fn scan_progress(plan: &Arc<dyn ExecutionPlan>) -> (u64, u64) {
         total += scan.spec().total_bytes();
         if let Some(m) = scan.metrics() {
             done += m
-                .sum_by_name("bytes_scanned")
+                .sum_by_name(BYTES_SCANNED)
                 .map_or(0, |v| v.as_usize() as u64);
         }
     });
