@@ -10,9 +10,6 @@
 # rustc 1.95 is the project's toolchain (Cargo.toml: rust-version = "1.94"). bookworm so the binary's
 # glibc matches the runtime stage below exactly.
 FROM rust:1.95-slim-bookworm AS builder
-# `--build-arg FEATURES=ballista` adds `adrec scheduler`/`executor` and ENGINE_URL (infra/cluster.yaml); it
-# rebuilds DataFusion with its default features, so the default image leaves it out.
-ARG FEATURES=""
 WORKDIR /build
 
 # 1) Dependencies only. This layer depends on Cargo.toml + Cargo.lock alone, so editing src/ does not
@@ -24,7 +21,7 @@ COPY Cargo.toml Cargo.lock ./
 RUN mkdir src \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \
-    && cargo build --release --locked --features "$FEATURES" --bin adrec \
+    && cargo build --release --locked --bin adrec \
     && rm -rf src target/release/adrec target/release/adrec.d \
         target/release/deps/adrec-* target/release/deps/libadrec-* \
         target/release/.fingerprint/adrec-*
@@ -36,7 +33,7 @@ COPY sql ./sql
 COPY queries ./queries
 COPY static ./static
 # The --help check proves we ship the real binary, not the stub (which prints nothing).
-RUN cargo build --release --locked --features "$FEATURES" --bin adrec \
+RUN cargo build --release --locked --bin adrec \
     && ./target/release/adrec --help > /tmp/help.txt \
     && grep -q serve /tmp/help.txt
 

@@ -7,12 +7,9 @@ export CARGO_TARGET_DIR ?= $(ADREC_CACHE)/target
 BIN := $(CARGO_TARGET_DIR)/debug/adrec
 RELEASE_BIN := $(CARGO_TARGET_DIR)/release/adrec
 WITH_PG := scripts/with-pg.sh
-# The `ballista` feature rebuilds DataFusion with its default features, so it builds in a target
-# dir of its own (never invalidating the lean default build's).
-BALLISTA_TARGET_DIR ?= $(ADREC_CACHE)/target-ballista
 
 .PHONY: help demo up test fmt lint doc deny deny-advisories build release unit-test api-test api-spec-test airflow-test deploy-check docs-check \
-        bench bench-serve bench-pipeline bench-scale ballista-test s3s-fs migrate db-shell clean-test-dbs docker \
+        bench bench-serve bench-pipeline bench-scale s3s-fs migrate db-shell clean-test-dbs docker \
         dashboard-check monitoring-check
 
 help:
@@ -24,8 +21,7 @@ help:
 	@echo "                   Prometheus rules and a live scrape (infra/monitoring)"
 	@echo "make bench-serve   read-path load test (req/s, p50/p99)"
 	@echo "make bench-pipeline  one day out of 1.1 GB of two-day logs through adrec run pipeline (file:// and S3) vs DuckDB"
-	@echo "make bench-scale   the bench day in-process vs a local Ballista cluster of 1 and 2 executors"
-	@echo "make ballista-test the ballista feature: lint, unit and cluster integration tests (not in make test)"
+	@echo "make bench-scale   the bench day in-process vs a local Ballista cluster of 1, 2 and 4 CPU-capped executors"
 
 build:
 	cargo build --bins
@@ -109,21 +105,10 @@ bench-pipeline:
 	cargo build --release --locked --bins
 	ADREC_BIN=$(RELEASE_BIN) $(WITH_PG) scripts/bench-pipeline.sh
 
-# Not part of `make test` (its clean build cost: README, "Beyond one machine"): lint, unit tests
-# and the cluster integration tests (a scheduler and two executors as processes) with the
-# `ballista` feature. Tests and bench-scale share one build (the profiling
-# profile: release code without LTO), since the feature's DataFusion build is a separate one.
-BALLISTA := CARGO_TARGET_DIR=$(BALLISTA_TARGET_DIR) cargo
-BALLISTA_FLAGS := --profile profiling --locked --features ballista
-ballista-test:
-	$(BALLISTA) clippy --all-targets --locked --features ballista -- -D warnings
-	$(BALLISTA) test $(BALLISTA_FLAGS) --lib --bins
-	ADREC_S3S_FS=$$(scripts/s3s-fs.sh) $(WITH_PG) bash -c '$(BALLISTA) test $(BALLISTA_FLAGS) --test api -- ballista:: s3::'
-
-# The bench day in-process vs a local cluster of 1 and 2 executors.
+# The bench day in-process and on local Ballista clusters (release build).
 bench-scale:
-	$(BALLISTA) build $(BALLISTA_FLAGS) --bins
-	ADREC_BIN=$(BALLISTA_TARGET_DIR)/profiling/adrec $(WITH_PG) scripts/bench-scale.sh
+	cargo build --release --locked --bins
+	ADREC_BIN=$(RELEASE_BIN) $(WITH_PG) scripts/bench-scale.sh
 
 s3s-fs:
 	scripts/s3s-fs.sh

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `run`, `gen-data`; with the `ballista` feature,
+//! The command line: `serve`, `migrate`, `run`, `gen-data`, and a Ballista cluster's
 //! `scheduler` and `executor`.
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,11 +8,13 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, DbConfig, EngineConfig, StorageConfig};
-use crate::domain::{DomainError, Task, UnknownTask, parse_date};
+use crate::domain::{
+    DomainError, ProgressReport, RunStatus, Task, Trigger, Triggered, UnknownTask, parse_date,
+};
 use crate::gen_data::GenOptions;
-use crate::jobs::ProgressReport;
+use crate::jobs::engine::cluster;
 use crate::jobs::{JobEnv, JobRunner};
-use crate::startup::{Application, shutdown_signal};
+use crate::startup::{Application, migrate, shutdown_signal};
 use crate::{db, gen_data};
 
 /// adrec: product recommendations for advertisers (API + nightly pipeline).
@@ -49,7 +51,6 @@ enum Command {
     /// Write deterministic synthetic logs in the course layout (advertiser_ids, product_views, ads_views).
     GenData(GenOptions),
     /// Run a Ballista scheduler with adrec's codecs, for `ENGINE_URL=df://host:port`.
-    #[cfg(feature = "ballista")]
     Scheduler {
         /// Where the scheduler's gRPC service listens.
         #[arg(long, default_value = "0.0.0.0:50050")]
@@ -63,7 +64,6 @@ enum Command {
     },
     /// Run a Ballista executor with adrec's codecs; it reads and writes the object stores the
     /// plans name, with the AWS credential chain for S3.
-    #[cfg(feature = "ballista")]
     Executor {
         /// The scheduler's host:port.
         #[arg(long, env = "SCHEDULER")]
@@ -84,7 +84,7 @@ enum Command {
 }
 
 fn parse_task(s: &str) -> Result<Task, UnknownTask> {
-    s.parse()
+    s.parse::<Triggered>().map(|t| t.0)
 }
 
 fn parse_day(s: &str) -> Result<NaiveDate, DomainError> {
@@ -115,24 +115,22 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             println!("{summary}");
             Ok(ExitCode::SUCCESS)
         }
-        #[cfg(feature = "ballista")]
         Command::Scheduler {
             bind,
             external_host,
             executor_timeout_secs,
         } => {
-            let opts = crate::cluster::SchedulerOptions {
+            let opts = cluster::SchedulerOptions {
                 bind,
                 external_host,
                 executor_timeout_secs,
             };
             tokio::select! {
-                r = crate::cluster::run_scheduler(opts) => r?,
+                r = cluster::run_scheduler(opts) => r?,
                 () = shutdown_signal() => {}
             }
             Ok(ExitCode::SUCCESS)
         }
-        #[cfg(feature = "ballista")]
         Command::Executor {
             scheduler,
             bind,
@@ -140,7 +138,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             concurrency,
             work_dir,
         } => {
-            crate::cluster::run_executor(crate::cluster::ExecutorOptions {
+            cluster::run_executor(cluster::ExecutorOptions {
                 scheduler,
                 bind,
                 external_host,
@@ -154,14 +152,15 @@ pub async fn run() -> anyhow::Result<ExitCode> {
 }
 
 async fn run_task(task: Task, date: NaiveDate, force: bool) -> anyhow::Result<ExitCode> {
-    let env = JobEnv::connect(
-        &DbConfig::from_env()?,
-        &StorageConfig::from_env()?,
-        &EngineConfig::from_env()?,
-    )
-    .await?;
-    let runner = Arc::new(JobRunner::new(env));
-    let run = runner.start(task, date, "cli", force).await?;
+    let (db, storage, engine) = (
+        DbConfig::from_env()?,
+        StorageConfig::from_env()?,
+        EngineConfig::from_env()?,
+    );
+    let pool = db::pool(&db)?;
+    migrate(&pool).await?;
+    let runner = Arc::new(JobRunner::new(JobEnv::new(pool, &storage, &engine).await?));
+    let run = runner.start(task, date, Trigger::Cli, force).await?;
     let mut shown = ProgressLine::new();
     let run = loop {
         match runner.wait(run.id, Duration::from_millis(250)).await? {
@@ -172,7 +171,7 @@ async fn run_task(task: Task, date: NaiveDate, force: bool) -> anyhow::Result<Ex
     };
     shown.finish();
     println!("{}", serde_json::to_string_pretty(&run)?);
-    Ok(if run.status == crate::jobs::RunStatus::Succeeded {
+    Ok(if run.status == RunStatus::Succeeded {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -51,7 +51,7 @@ pub struct EngineConfig {
     /// Where spill files go (default: the OS temp directory).
     pub spill_dir: Option<PathBuf>,
     /// `df://host:port`: run the jobs' queries on that Ballista scheduler's cluster; unset, in
-    /// this process. Needs a build with the `ballista` feature.
+    /// this process.
     pub engine_url: Option<Url>,
     /// `ENGINE_JOB_TIMEOUT_SECS`: the longest one query may take on the cluster. Ballista can
     /// lose a job when an executor dies mid-stage (it then never finishes); past this the
@@ -127,7 +127,7 @@ impl EngineConfig {
     /// unless `JOB_MEMORY_LIMIT` says otherwise: the rest is for serving, the scan's buffers and
     /// what DataFusion does not account for.
     pub fn from_env() -> anyhow::Result<Self> {
-        let available = crate::jobs::engine::available_memory();
+        let available = crate::system::available_memory();
         let memory_limit = match optional("JOB_MEMORY_LIMIT") {
             None => available / 2,
             Some(v) => parse_bytes(&v, available).map_err(|e| {
@@ -217,12 +217,6 @@ fn engine_url() -> anyhow::Result<Option<Url>> {
         .with_context(|| {
             format!("environment variable ENGINE_URL={raw:?} is invalid: expected df://host:port")
         })?;
-    if !cfg!(feature = "ballista") {
-        bail!(
-            "ENGINE_URL={raw} needs a Ballista cluster client, which this build lacks: build \
-             adrec with `--features ballista`, or unset ENGINE_URL to run jobs in-process"
-        );
-    }
     Ok(Some(url))
 }
 

@@ -23,10 +23,13 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects, migrates, fails runs a crashed process left running, and binds the port
-    /// (port 0 picks a free one). Nothing is served until `run_until_stopped`.
+    /// Migrates the database, starts the jobs' engine, fails runs a crashed process left
+    /// running, and binds the port (port 0 picks a free one). Nothing is served until
+    /// `run_until_stopped`.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let env = JobEnv::connect(&config.db, &config.storage, &config.engine).await?;
+        let jobs_pool = db::pool(&config.db)?;
+        migrate(&jobs_pool).await?;
+        let env = JobEnv::new(jobs_pool, &config.storage, &config.engine).await?;
         let pool = db::Db::new(db::serving_pool(&config.db)?, &config.db);
         let jobs = Arc::new(JobRunner::new(env));
         let orphans = jobs
@@ -52,7 +55,7 @@ impl Application {
             let connector = db::connector(&config.db)?;
             tokio::spawn(async move { listener_cache.listen(connector).await });
         }
-        let state = AppState::new(pool, cache, jobs.clone(), &config.auth.tokens);
+        let state = AppState::new(pool, cache, jobs.clone(), &config.auth);
         Ok(Self {
             listener,
             addr,
@@ -94,6 +97,15 @@ impl Application {
         }
         self.jobs.abandon_in_flight().await;
     }
+}
+
+/// Applies pending migrations (`sql/migrations/`): the first thing `serve` and `run` do.
+pub async fn migrate(pool: &deadpool_postgres::Pool) -> anyhow::Result<()> {
+    let applied = db::migrate(pool).await.context("migrating the database")?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "applied migrations");
+    }
+    Ok(())
 }
 
 /// Resolves on SIGTERM (App Runner, ECS, systemd) or Ctrl-C.

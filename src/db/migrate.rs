@@ -57,12 +57,12 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "run_force"),
 ];
 
-const LOCK: &str = include_str!("../../sql/queries/migrations_lock.sql");
-const CREATE: &str = include_str!("../../sql/queries/migrations_create.sql");
-const ADD_CHECKSUM: &str = include_str!("../../sql/queries/migrations_add_checksum.sql");
-const APPLIED: &str = include_str!("../../sql/queries/migrations_applied.sql");
-const RECORD: &str = include_str!("../../sql/queries/migrations_record.sql");
-const BACKFILL: &str = include_str!("../../sql/queries/migrations_backfill.sql");
+const LOCK: &str = include_str!("../../sql/statements/migrations_lock.sql");
+const CREATE: &str = include_str!("../../sql/statements/migrations_create.sql");
+const ADD_CHECKSUM: &str = include_str!("../../sql/statements/migrations_add_checksum.sql");
+const APPLIED: &str = include_str!("../../sql/statements/migrations_applied.sql");
+const RECORD: &str = include_str!("../../sql/statements/migrations_record.sql");
+const BACKFILL: &str = include_str!("../../sql/statements/migrations_backfill.sql");
 
 /// Every statement above, for the test that prepares them all against a migrated database.
 pub const MIGRATE_SQL: [&str; 6] = [LOCK, CREATE, ADD_CHECKSUM, APPLIED, RECORD, BACKFILL];

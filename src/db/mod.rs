@@ -1,12 +1,21 @@
-//! Postgres: the connection pools (TLS when the URL asks for it), the deadlines on the request
-//! path, the schema migrations, the read queries and the read cache.
+//! Postgres: every statement adrec runs (files in `sql/statements/`) and its Rust wrapper, the
+//! connection pools (TLS when the URL asks for it), the deadlines on the request path, the
+//! schema migrations (`sql/migrations/`) and the read cache.
 //!
-//! Nothing here knows HTTP: failures are a `DbError`, which `error::AppError` maps at the edge
-//! (unavailable or late: 503; anything else: 500).
+//! * `reads`: what the API serves; `cache`: `/recommendations` answers held until the next
+//!   publication;
+//! * `runs`: the `job_runs` records; `publish` and `unpublish`: the served table's writes;
+//! * `migrate`, `tls`.
+//!
+//! Nothing here knows HTTP: failures are a `DbError`, which `routes::error::AppError` maps at the
+//! edge (unavailable or late: 503; anything else: 500).
 pub mod cache;
 mod migrate;
+pub mod publish;
 pub mod reads;
+pub mod runs;
 mod tls;
+mod unpublish;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -20,6 +29,8 @@ use tokio_postgres::error::SqlState;
 use crate::config::DbConfig;
 
 pub use migrate::{MIGRATE_SQL, MIGRATIONS, Migration, migrate, migrate_with};
+pub use runs::{Run, RunningRun};
+pub use unpublish::{UNPUBLISH_SQL, Unpublished, unpublish};
 
 /// Why a database call failed.
 #[derive(Debug, thiserror::Error)]

@@ -1,22 +1,24 @@
-//! The read side: one function per statement in `sql/queries/`, each a prepared (cached)
+//! The read side: one function per read statement in `sql/statements/`, each a prepared (cached)
 //! statement, so the hot path is one round trip with no parsing or planning.
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
 use tokio_postgres::Row;
 
+use super::Run;
 use crate::domain::Model;
 
-pub const RECOMMENDATIONS: &str = include_str!("../../sql/queries/recommendations.sql");
-pub const HISTORY: &str = include_str!("../../sql/queries/history.sql");
-pub const STATS_DATES: &str = include_str!("../../sql/queries/stats_dates.sql");
-pub const STATS_AGREEMENT: &str = include_str!("../../sql/queries/stats_agreement.sql");
-pub const STATS_CHANGES: &str = include_str!("../../sql/queries/stats_changes.sql");
-pub const METRICS_JOB_RUNS: &str = include_str!("../../sql/queries/metrics_job_runs.sql");
-pub const METRICS_LATEST_DATE: &str = include_str!("../../sql/queries/metrics_latest_date.sql");
-pub const DASHBOARD_SCORES: &str = include_str!("../../sql/queries/dashboard_scores.sql");
-pub const DASHBOARD_DAILY_RUNS: &str = include_str!("../../sql/queries/dashboard_daily_runs.sql");
-pub const READY: &str = include_str!("../../sql/queries/ready.sql");
+pub const RECOMMENDATIONS: &str = include_str!("../../sql/statements/recommendations.sql");
+pub const HISTORY: &str = include_str!("../../sql/statements/history.sql");
+pub const STATS_DATES: &str = include_str!("../../sql/statements/stats_dates.sql");
+pub const STATS_AGREEMENT: &str = include_str!("../../sql/statements/stats_agreement.sql");
+pub const STATS_CHANGES: &str = include_str!("../../sql/statements/stats_changes.sql");
+pub const METRICS_JOB_RUNS: &str = include_str!("../../sql/statements/metrics_job_runs.sql");
+pub const METRICS_LATEST_DATE: &str = include_str!("../../sql/statements/metrics_latest_date.sql");
+pub const DASHBOARD_SCORES: &str = include_str!("../../sql/statements/dashboard_scores.sql");
+pub const DASHBOARD_DAILY_RUNS: &str =
+    include_str!("../../sql/statements/dashboard_daily_runs.sql");
+pub const READY: &str = include_str!("../../sql/statements/ready.sql");
 
 /// Every read statement, for the test that prepares them all against a migrated database.
 pub const ALL_SQL: [&str; 10] = [
@@ -218,88 +220,10 @@ pub async fn score_counts(
         .collect()
 }
 
-/// A finished run, as `/metrics` and `/dashboard` read it.
-#[derive(Debug, Clone)]
-pub struct FinishedRun {
-    pub task: String,
-    pub date: NaiveDate,
-    pub succeeded: bool,
-    pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub rows_in: Option<i64>,
-    pub rows_out: Option<i64>,
-    pub bad_rows: Option<i64>,
-    pub details: serde_json::Value,
-    pub error: Option<String>,
-}
-
-/// The logs `filter_data` filters, whose row counts by outcome its run's details carry.
-pub const FILTERED_LOGS: [&str; 2] = ["product_views", "ads_views"];
-
-impl FinishedRun {
-    fn from_row(r: &Row) -> Result<Self, tokio_postgres::Error> {
-        Ok(Self {
-            task: r.try_get("task")?,
-            date: r.try_get("date")?,
-            succeeded: r.try_get::<_, &str>("status")? == "succeeded",
-            started_at: r.try_get("started_at")?,
-            finished_at: r.try_get("finished_at")?,
-            rows_in: r.try_get("rows_in")?,
-            rows_out: r.try_get("rows_out")?,
-            bad_rows: r.try_get("bad_rows")?,
-            details: r.try_get("details")?,
-            error: r.try_get("error")?,
-        })
-    }
-
-    pub fn seconds(&self) -> Option<f64> {
-        let (s, f) = self.started_at.zip(self.finished_at)?;
-        Some((f - s).num_milliseconds() as f64 / 1e3)
-    }
-
-    /// The filter's rows by log and outcome (`kept`, `inactive`, `malformed`, …): from
-    /// `details.<log>.rows` of a filter_data run, `details.filter_data.details.<log>.rows` of a
-    /// pipeline run; empty for other tasks.
-    pub fn filter_rows(&self) -> Vec<(&'static str, String, i64)> {
-        let details = match self.task.as_str() {
-            "filter_data" => &self.details,
-            "pipeline" => &self.details["filter_data"]["details"],
-            _ => return Vec::new(),
-        };
-        let mut out = Vec::new();
-        for log in FILTERED_LOGS {
-            if let Some(rows) = details[log]["rows"].as_object() {
-                for (outcome, n) in rows {
-                    out.push((log, outcome.clone(), n.as_i64().unwrap_or(0)));
-                }
-            }
-        }
-        out
-    }
-
-    /// Seconds each stage took: the run's own duration for a stage, each stage's `seconds`
-    /// for a pipeline.
-    pub fn stage_seconds(&self) -> Vec<(String, f64)> {
-        if self.task != "pipeline" {
-            return self
-                .seconds()
-                .map(|s| (self.task.clone(), s))
-                .into_iter()
-                .collect();
-        }
-        self.details
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter_map(|(stage, d)| Some((stage.clone(), d["seconds"].as_f64()?)))
-            .collect()
-    }
-}
-
 /// A task's last finished run and when a run of it last succeeded.
 #[derive(Debug, Clone)]
 pub struct TaskSummary {
-    pub last: FinishedRun,
+    pub last: Run,
     pub last_success: Option<DateTime<Utc>>,
 }
 
@@ -313,7 +237,7 @@ pub async fn task_summaries(
         .iter()
         .map(|r| {
             Ok(TaskSummary {
-                last: FinishedRun::from_row(r)?,
+                last: Run::from_row(r)?,
                 last_success: r.try_get("last_success")?,
             })
         })
@@ -324,13 +248,13 @@ pub async fn task_summaries(
 pub async fn daily_runs(
     client: &impl GenericClient,
     from: NaiveDate,
-) -> Result<Vec<FinishedRun>, tokio_postgres::Error> {
+) -> Result<Vec<Run>, tokio_postgres::Error> {
     let stmt = client.prepare_cached(DASHBOARD_DAILY_RUNS).await?;
     client
         .query(&stmt, &[&from])
         .await?
         .iter()
-        .map(FinishedRun::from_row)
+        .map(Run::from_row)
         .collect()
 }
 

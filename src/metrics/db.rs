@@ -13,8 +13,8 @@ use deadpool_postgres::Pool;
 use tokio::sync::Mutex;
 
 use super::text::{Encoder, HistogramData, Kind};
-use crate::db::reads::{self, FILTERED_LOGS, TaskSummary};
-use crate::domain::{Model, Task};
+use crate::db::reads::{self, TaskSummary};
+use crate::domain::{Model, RunStatus, Task};
 
 const FRESH_FOR: Duration = Duration::from_secs(5);
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -98,7 +98,7 @@ impl DbMetrics {
         let latest = reads::latest_date(&client).await?;
         let published = tasks
             .iter()
-            .filter(|t| t.last.task == "db_writing" || t.last.task == "pipeline")
+            .filter(|t| matches!(t.last.task, Task::DbWriting | Task::Pipeline))
             .filter_map(|t| t.last_success)
             .max();
         let scores = match latest {
@@ -161,16 +161,14 @@ fn encode(s: &Snapshot, enc: &mut Encoder) {
         }),
     );
 
-    let task = |name: &str| s.tasks.iter().find(|t| t.last.task == name);
+    let task = |task: Task| s.tasks.iter().find(|t| t.last.task == task);
     enc.family(
         "adrec_job_last_success_timestamp_seconds",
         "When a run of the task last succeeded (any instance; from job_runs), 0 if never.",
         Kind::Gauge,
     );
-    for t in Task::ALL {
-        let at = task(t.as_str())
-            .and_then(|s| s.last_success)
-            .map_or(0.0, ts);
+    for t in Task::TRIGGERED {
+        let at = task(t).and_then(|s| s.last_success).map_or(0.0, ts);
         enc.sample(&[("task", t.as_str())], at);
     }
     let last = |name: &'static str,
@@ -181,7 +179,7 @@ fn encode(s: &Snapshot, enc: &mut Encoder) {
         enc.family(name, help, kind);
         for t in &s.tasks {
             if let Some(v) = f(t) {
-                enc.sample(&[("task", &t.last.task)], v);
+                enc.sample(&[("task", t.last.task.as_str())], v);
             }
         }
     };
@@ -197,7 +195,7 @@ fn encode(s: &Snapshot, enc: &mut Encoder) {
         "1 if the task's last finished run failed, 0 if it succeeded.",
         Kind::Gauge,
         enc,
-        &|t| Some(f64::from(u8::from(!t.last.succeeded))),
+        &|t| Some(f64::from(u8::from(t.last.status != RunStatus::Succeeded))),
     );
     last(
         "adrec_job_last_run_duration_seconds",
@@ -234,12 +232,18 @@ fn encode(s: &Snapshot, enc: &mut Encoder) {
         Kind::Gauge,
     );
     for t in &s.tasks {
-        for (log, outcome, n) in t.last.filter_rows() {
-            debug_assert!(FILTERED_LOGS.contains(&log));
-            enc.sample(
-                &[("task", &t.last.task), ("log", log), ("outcome", &outcome)],
-                n as f64,
-            );
+        let Some(filter) = t.last.details.filter() else {
+            continue;
+        };
+        for (log, report) in filter.logs() {
+            for (outcome, n) in report.rows.iter() {
+                let labels = [
+                    ("task", t.last.task.as_str()),
+                    ("log", log),
+                    ("outcome", outcome.as_str()),
+                ];
+                enc.sample(&labels, n as f64);
+            }
         }
     }
 

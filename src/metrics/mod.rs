@@ -26,7 +26,7 @@ use std::time::SystemTime;
 
 use deadpool_postgres::Pool;
 
-pub use http::{HttpMetrics, ROUTES};
+pub use http::HttpMetrics;
 pub use jobs::JobMetrics;
 pub use text::{Encoder, HistogramData, Kind};
 
@@ -41,19 +41,16 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(pool: Pool) -> Self {
+    /// `routes`: the route templates requests are counted by.
+    pub fn new(pool: Pool, routes: Vec<&'static str>) -> Self {
         Self {
-            http: HttpMetrics::default(),
+            http: HttpMetrics::new(routes),
             db: db::DbMetrics::new(pool.clone()),
             pool,
             started: SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64()),
         }
-    }
-
-    pub fn observe(&self, path: &str, status: u16, elapsed: std::time::Duration) {
-        self.http.observe(path, status, elapsed);
     }
 
     /// The whole exposition, in the Prometheus text format (version 0.0.4).

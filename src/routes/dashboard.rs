@@ -8,6 +8,7 @@
 //! its queries one after another. Charts are SVG drawn here (`charts`), so the page is one
 //! self-contained HTML document (`static/dashboard.html` around `page`'s sections).
 mod charts;
+mod latest;
 mod page;
 
 use chrono::NaiveDate;
@@ -15,11 +16,11 @@ use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use super::{AppState, with_state};
-use crate::db::reads::{self, Agreement, Change, FinishedRun, PublishedDate};
+use super::error::{AppError, respond};
+use super::{AppState, table, with_state};
+use crate::db::Run;
+use crate::db::reads::{self, Agreement, Change, PublishedDate};
 use crate::domain::Model;
-use crate::error::{AppError, respond};
-use crate::jobs::Run;
 use crate::metrics::http::RouteSnapshot;
 
 /// How many of the most recent runs the page lists.
@@ -31,8 +32,7 @@ const MOST_CHANGED: i64 = 10;
 pub fn route(
     state: AppState,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    warp::path!("dashboard")
-        .and(super::get_or_head())
+    table::exact(&table::DASHBOARD)
         .and(with_state(state))
         .then(|state: AppState| async move { respond(get(&state).await) })
 }
@@ -44,7 +44,7 @@ pub struct Data {
     pub last_runs: Vec<Run>,
     pub recent_runs: Vec<Run>,
     /// The last successful run of each task per published date.
-    pub daily_runs: Vec<FinishedRun>,
+    pub daily_runs: Vec<Run>,
     pub agreement: Vec<Agreement>,
     pub changes: Vec<Change>,
     /// (model, score, rows) of the latest date.

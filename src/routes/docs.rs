@@ -4,17 +4,16 @@ use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
+use super::table;
+
 const OPENAPI: &str = include_str!("../../static/openapi.json");
 const DOCS_HTML: &str = include_str!("../../static/docs.html");
 
 /// GET /openapi.json and GET /docs
 pub fn routes() -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    let spec = warp::path!("openapi.json")
-        .and(super::get_or_head())
-        .map(|| static_reply(OPENAPI, "application/json"));
-    let docs = warp::path!("docs")
-        .and(super::get_or_head())
-        .map(|| static_reply(DOCS_HTML, "text/html; charset=utf-8"));
+    let spec = table::exact(&table::OPENAPI).map(|| static_reply(OPENAPI, "application/json"));
+    let docs =
+        table::exact(&table::DOCS).map(|| static_reply(DOCS_HTML, "text/html; charset=utf-8"));
     spec.or(docs).unify()
 }
 

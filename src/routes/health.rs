@@ -5,9 +5,9 @@ use serde_json::json;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use super::{AppState, with_state};
+use super::error::{AppError, respond};
+use super::{AppState, table, with_state};
 use crate::db::reads;
-use crate::error::{AppError, respond};
 
 /// Readiness must answer quickly even when the database hangs.
 const READY_TIMEOUT: Duration = Duration::from_secs(3);
@@ -16,11 +16,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(3);
 pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    let healthz = warp::path!("healthz")
-        .and(super::get_or_head())
+    let healthz = table::exact(&table::HEALTHZ)
         .map(|| warp::reply::json(&json!({"status": "ok"})).into_response());
-    let readyz = warp::path!("readyz")
-        .and(super::get_or_head())
+    let readyz = table::exact(&table::READYZ)
         .and(with_state(state))
         .then(|state: AppState| async move { respond(ready(&state).await) });
     healthz.or(readyz).unify()
@@ -31,7 +29,7 @@ async fn ready(state: &AppState) -> Result<Response, AppError> {
     match tokio::time::timeout(READY_TIMEOUT, check).await {
         Ok(Ok(_)) => Ok(warp::reply::json(&json!({"status": "ready"})).into_response()),
         Ok(Err(e)) => {
-            tracing::warn!(error = %crate::error::chain(&e), "readiness check failed");
+            tracing::warn!(error = %crate::telemetry::chain(&e), "readiness check failed");
             Err(AppError::Unavailable("the database is unreachable".into()))
         }
         Err(_) => Err(AppError::Unavailable(

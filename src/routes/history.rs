@@ -6,10 +6,11 @@ use serde::{Deserialize, Serialize};
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use super::{AppState, decode_segment, with_state};
+use super::error::{AppError, respond};
+use super::query::{decode_segment, query};
+use super::{AppState, table, with_state};
 use crate::db::reads::{self, Recommendation};
 use crate::domain::Model;
-use crate::error::{AppError, respond};
 
 const DEFAULT_DAYS: i32 = 7;
 const MAX_DAYS: i32 = 30;
@@ -38,11 +39,10 @@ struct Day {
 pub fn route(
     state: AppState,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    warp::path!("history" / String)
-        .and(super::get_or_head())
-        .and(super::query::<Query>())
+    table::path(&table::HISTORY)
+        .and(query::<Query>())
         .and(with_state(state))
-        .then(|adv: String, q: Query, state: AppState| async move {
+        .then(|[adv]: [String; 1], q: Query, state: AppState| async move {
             respond(get(&adv, q, &state).await)
         })
 }

@@ -3,14 +3,13 @@ use warp::http::header::CONTENT_TYPE;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use super::{AppState, with_state};
+use super::{AppState, table, with_state};
 
 /// GET /metrics
 pub fn route(
     state: AppState,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    warp::path!("metrics")
-        .and(super::get_or_head())
+    table::exact(&table::METRICS)
         .and(with_state(state))
         .then(|state: AppState| async move {
             let text = state

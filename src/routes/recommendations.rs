@@ -9,11 +9,12 @@ use warp::Filter;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 
-use super::{AppState, decode_segment, with_state};
+use super::error::{AppError, error_json, json_bytes, respond};
+use super::query::{decode_segment, query};
+use super::{AppState, table, with_state};
 use crate::db::cache::Answer;
 use crate::db::reads::{self, Recommendation};
 use crate::domain::{Model, parse_date};
-use crate::error::{AppError, error_json, json_bytes, respond};
 
 #[derive(Deserialize)]
 struct Query {
@@ -32,12 +33,11 @@ struct Body<'a> {
 pub fn route(
     state: AppState,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    warp::path!("recommendations" / String / String)
-        .and(super::get_or_head())
-        .and(super::query::<Query>())
+    table::path(&table::RECOMMENDATIONS)
+        .and(query::<Query>())
         .and(with_state(state))
         .then(
-            |adv: String, model: String, q: Query, state: AppState| async move {
+            |[adv, model]: [String; 2], q: Query, state: AppState| async move {
                 respond(get(&adv, &model, q, &state).await)
             },
         )

@@ -4,9 +4,9 @@ use serde::Serialize;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use super::{AppState, with_state, within};
+use super::error::{AppError, respond};
+use super::{AppState, table, with_state, within};
 use crate::db::reads::{self, Agreement, Change, PublishedDate};
-use crate::error::{AppError, respond};
 
 /// How many advertisers `most_changed` lists.
 const MOST_CHANGED: i64 = 10;
@@ -37,8 +37,7 @@ struct ModelAgreement {
 pub fn route(
     state: AppState,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    warp::path!("stats")
-        .and(super::get_or_head())
+    table::exact(&table::STATS)
         .and(with_state(state))
         .then(|state: AppState| async move { respond(get(&state).await) })
 }

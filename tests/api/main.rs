@@ -4,7 +4,6 @@
 //! starts one if none answers. `TEST_LOG=1` shows the service's logs.
 #![allow(clippy::unwrap_used)]
 mod bad_bytes;
-#[cfg(feature = "ballista")]
 mod ballista;
 mod dashboard;
 mod engine;

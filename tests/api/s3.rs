@@ -126,7 +126,6 @@ async fn the_pipeline_runs_against_a_real_s3_server_and_signatures_are_checked()
         .unwrap()
         .count();
     assert_eq!(files, 1);
-    #[cfg(feature = "ballista")]
     on_a_cluster_too(&app, &run).await;
     app.stop().await;
 
@@ -147,7 +146,6 @@ async fn the_pipeline_runs_against_a_real_s3_server_and_signatures_are_checked()
 /// The same day on a Ballista cluster (a scheduler and two executor processes) over the same
 /// bucket: the executors sign their own requests with the AWS chain they inherit from this
 /// process (never credentials inside plans) and give exactly the in-process answer.
-#[cfg(feature = "ballista")]
 async fn on_a_cluster_too(in_process: &crate::helpers::TestApp, run: &serde_json::Value) {
     use crate::ballista::{Cluster, counted, published};
     let cluster = Cluster::start(2);

@@ -1,4 +1,4 @@
-//! Every Postgres statement in sql/queries/ is prepared against a freshly migrated database, so
+//! Every Postgres statement in sql/statements/ is prepared against a freshly migrated database, so
 //! a migration that breaks a query fails here, not in production (zero2prod's "queries are fresh").
 use std::collections::HashSet;
 
@@ -10,8 +10,8 @@ async fn every_statement_prepares_against_the_migrated_schema() {
     let mut prepared = HashSet::new();
     for sql in adrec::db::reads::ALL_SQL
         .iter()
-        .chain(&adrec::jobs::RUNS_SQL)
-        .chain(&adrec::jobs::UNPUBLISH_SQL)
+        .chain(&adrec::db::runs::ALL_SQL)
+        .chain(&adrec::db::UNPUBLISH_SQL)
         .chain(&adrec::db::MIGRATE_SQL)
     {
         app.db
@@ -22,7 +22,7 @@ async fn every_statement_prepares_against_the_migrated_schema() {
     }
     // The publication's statements need its staging table: prepare them inside a transaction.
     app.db.batch_execute("BEGIN").await.unwrap();
-    let (staging, rest) = adrec::jobs::PUBLISH_SQL.split_first().unwrap();
+    let (staging, rest) = adrec::db::publish::PUBLISH_SQL.split_first().unwrap();
     app.db.batch_execute(staging).await.unwrap();
     prepared.insert(staging.trim().to_owned());
     for sql in rest {
@@ -34,8 +34,8 @@ async fn every_statement_prepares_against_the_migrated_schema() {
     }
     app.db.batch_execute("ROLLBACK").await.unwrap();
 
-    // And none is left out: every file in sql/queries/ is one of them.
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/queries");
+    // And none is left out: every file in sql/statements/ is one of them.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/statements");
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();

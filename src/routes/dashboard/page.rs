@@ -3,25 +3,26 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::Data;
-use super::charts::{self, Series, esc, fmt_num};
-use crate::db::reads::FinishedRun;
-use crate::domain::{Model, Task};
-use crate::jobs::{Run, RunStatus};
+use super::charts::{self, Series, esc};
+use crate::db::Run;
+use crate::domain::{Outcome, RunStatus, Task};
 
 const SHELL: &str = include_str!("../../../static/dashboard.html");
 const MARK: &str = "<!--CONTENT-->";
-/// The outcomes of a filtered row that are not bad rows.
-const NOT_BAD: [&str; 2] = ["kept", "inactive"];
-/// Bad-row reasons in the order their bars stack (others found in runs follow).
-const REASONS: [&str; 4] = ["malformed", "bad_date", "bad_type", "bad_encoding"];
-const SCORE_BINS: usize = 12;
+/// Bad-row reasons in the order their bars stack.
+const REASONS: [Outcome; 4] = [
+    Outcome::Malformed,
+    Outcome::BadDate,
+    Outcome::BadType,
+    Outcome::BadEncoding,
+];
 
 pub fn render(d: &Data) -> String {
     let mut body = String::with_capacity(64 * 1024);
     summary(&mut body, d);
     runs(&mut body, d);
     per_date(&mut body, d);
-    latest(&mut body, d);
+    super::latest::section(&mut body, d);
     live(&mut body, d);
     SHELL.replacen(MARK, &body, 1)
 }
@@ -66,9 +67,9 @@ fn runs_table(out: &mut String, id: &str, runs: &[Run]) {
         let _ = write!(
             out,
             r#"<tr class="run {status}" data-task="{task}" data-status="{status}" data-bad-rows="{bad}"><td>{task}</td><td>{date}</td><td><span class="badge {status}">{status}</span></td><td>{trigger}</td><td>{started}</td><td>{dur}</td><td class="n">{rin}</td><td class="n">{rout}</td><td class="n">{bad}</td><td class="error">{error}</td></tr>"#,
-            task = esc(&r.task),
+            task = r.task,
             date = r.date,
-            trigger = esc(&r.trigger),
+            trigger = r.trigger.as_str(),
             started = r
                 .started_at
                 .map_or(String::new(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
@@ -97,36 +98,28 @@ fn per_date(out: &mut String, d: &Data) {
             values: (0..labels.len()).map(|i| Some(f(i))).collect(),
         }]
     };
-    let runs_of = |date| {
-        d.daily_runs
-            .iter()
-            .filter(move |r: &&FinishedRun| r.date == date)
-    };
+    let runs_of = |date| d.daily_runs.iter().filter(move |r: &&Run| r.date == date);
 
     // Bad rows: from the date's last filter (a filter_data run or a pipeline's first stage).
-    let mut bad: Vec<BTreeMap<String, i64>> = Vec::new();
+    let mut bad: Vec<BTreeMap<Outcome, u64>> = Vec::new();
     for x in &d.dates {
         let filter = runs_of(x.date)
-            .filter(|r| r.task == "filter_data" || r.task == "pipeline")
+            .filter(|r| matches!(r.task, Task::FilterData | Task::Pipeline))
             .max_by_key(|r| r.finished_at);
         let mut by_reason = BTreeMap::new();
-        for (_, outcome, n) in filter.map(|r| r.filter_rows()).unwrap_or_default() {
-            if !NOT_BAD.contains(&outcome.as_str()) {
-                *by_reason.entry(outcome).or_insert(0) += n;
+        if let Some(f) = filter.and_then(|r| r.details.filter()) {
+            for (_, log) in f.logs() {
+                for (outcome, n) in log.rows.iter().filter(|(o, _)| o.is_bad()) {
+                    *by_reason.entry(outcome).or_insert(0) += n;
+                }
             }
         }
         bad.push(by_reason);
     }
-    let mut reasons: Vec<String> = REASONS.iter().map(|r| (*r).to_owned()).collect();
-    for r in bad.iter().flat_map(|b| b.keys()) {
-        if !reasons.contains(r) {
-            reasons.push(r.clone());
-        }
-    }
-    let bad_series: Vec<Series> = reasons
+    let bad_series: Vec<Series> = REASONS
         .iter()
         .map(|r| Series {
-            name: r.clone(),
+            name: r.as_str().into(),
             values: bad
                 .iter()
                 .map(|b| Some(*b.get(r).unwrap_or(&0) as f64))
@@ -136,20 +129,20 @@ fn per_date(out: &mut String, d: &Data) {
 
     // Durations: each stage from the date's latest run that did it, alone or in a pipeline.
     let mut lines = Vec::new();
-    for task in Task::ALL {
+    for task in Task::TRIGGERED {
         let values = d
             .dates
             .iter()
             .map(|x| {
                 runs_of(x.date)
-                    .filter(|r| r.task == task.as_str() || r.task == "pipeline")
+                    .filter(|r| r.task == task || r.task == Task::Pipeline)
                     .filter_map(|r| {
                         let s = if task == Task::Pipeline {
-                            r.seconds().filter(|_| r.task == "pipeline")
+                            r.seconds().filter(|_| r.task == Task::Pipeline)
                         } else {
                             r.stage_seconds()
                                 .into_iter()
-                                .find(|(st, _)| st == task.as_str())
+                                .find(|(st, _)| *st == task)
                                 .map(|(_, s)| s)
                         };
                         Some((r.finished_at, s?))
@@ -182,130 +175,6 @@ fn per_date(out: &mut String, d: &Data) {
         charts::bars("bad-rows", &labels, &bad_series, "rows"),
         charts::lines("durations", &labels, &lines, "seconds"),
     );
-}
-
-fn latest(out: &mut String, d: &Data) {
-    let Some(date) = d.latest() else { return };
-    let _ = write!(
-        out,
-        "<section><h2>Latest date: {date}</h2><div class=\"grid\">"
-    );
-    for (model, caption, integer) in [
-        (
-            Model::TopCtr,
-            "TopCTR: CTR of the products recommended",
-            false,
-        ),
-        (
-            Model::TopProduct,
-            "TopProduct: views of the products recommended",
-            true,
-        ),
-    ] {
-        let values: Vec<(f64, i64)> = d
-            .scores
-            .iter()
-            .filter(|(m, ..)| *m == model)
-            .map(|(_, s, n)| (*s, *n))
-            .collect();
-        let (labels, counts) = equal_bins(&values, SCORE_BINS, integer);
-        let _ = write!(
-            out,
-            "<figure><figcaption>{caption}</figcaption>{}</figure>",
-            charts::bars(
-                &format!("scores-{model}"),
-                &labels,
-                &[Series {
-                    name: "recommendations".into(),
-                    values: counts
-                }],
-                "recommendations"
-            )
-        );
-    }
-    let mut jaccard = vec![Some(0.0); 10];
-    for a in &d.agreement {
-        let i = ((a.jaccard * 10.0) as usize).min(9);
-        jaccard[i] = jaccard[i].map(|n| n + 1.0);
-    }
-    let labels: Vec<String> = (0..10)
-        .map(|i| format!("{:.1}", f64::from(i) / 10.0))
-        .collect();
-    let n = d.agreement.len().max(1) as f64;
-    let mean = d.agreement.iter().map(|a| a.jaccard).sum::<f64>() / n;
-    let _ = write!(
-        out,
-        r#"<figure><figcaption>Model agreement: Jaccard of TopCTR and TopProduct per advertiser (mean <b id="mean-jaccard">{mean:.3}</b>)</figcaption>{}</figure>"#,
-        charts::bars(
-            "jaccard",
-            &labels,
-            &[Series {
-                name: "advertisers".into(),
-                values: jaccard
-            }],
-            "advertisers"
-        )
-    );
-    out.push_str("<figure><figcaption>Most changed since the previous date</figcaption>");
-    if d.changes.is_empty() {
-        out.push_str(r#"<p class="empty">No previous date to compare with.</p>"#);
-    } else {
-        out.push_str(r#"<table id="most-changed"><thead><tr><th>advertiser</th><th>added</th><th>removed</th><th>Jaccard</th></tr></thead><tbody>"#);
-        for c in &d.changes {
-            let _ = write!(
-                out,
-                r#"<tr data-advertiser="{a}"><td>{a}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{:.3}<span class="meter" style="width:{:.0}px"></span></td></tr>"#,
-                c.added,
-                c.removed,
-                c.jaccard,
-                c.jaccard * 60.0,
-                a = esc(&c.advertiser_id),
-            );
-        }
-        out.push_str("</tbody></table>");
-    }
-    out.push_str("</figure></div></section>");
-}
-
-/// Equal-width bins over the values' range: labels and counts.
-fn equal_bins(values: &[(f64, i64)], n: usize, integer: bool) -> (Vec<String>, Vec<Option<f64>>) {
-    let (Some(lo), Some(hi)) = (
-        values.iter().map(|v| v.0).reduce(f64::min),
-        values.iter().map(|v| v.0).reduce(f64::max),
-    ) else {
-        return (Vec::new(), Vec::new());
-    };
-    let width = if integer {
-        ((hi - lo + 1.0) / n as f64).ceil().max(1.0)
-    } else {
-        (hi - lo) / n as f64
-    };
-    let bins = if width > 0.0 {
-        (((hi - lo) / width).floor() as usize + 1).min(n)
-    } else {
-        1
-    };
-    let mut counts = vec![Some(0.0); bins];
-    for (v, k) in values {
-        let i = if width > 0.0 {
-            ((v - lo) / width) as usize
-        } else {
-            0
-        }
-        .min(bins - 1);
-        counts[i] = counts[i].map(|c| c + *k as f64);
-    }
-    let labels = (0..bins)
-        .map(|i| {
-            let a = lo + width * i as f64;
-            match (integer, width) {
-                (true, w) if w <= 1.0 => fmt_num(a),
-                (true, w) => format!("{}–{}", fmt_num(a), fmt_num(a + w - 1.0)),
-                (false, _) => fmt_num(a),
-            }
-        })
-        .collect();
-    (labels, counts)
 }
 
 fn live(out: &mut String, d: &Data) {
@@ -341,23 +210,5 @@ fn fmt_duration(secs: f64) -> String {
         0..60 => format!("{s} s"),
         60..3600 => format!("{} min", s / 60),
         _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bins_cover_every_value() {
-        let (labels, counts) = equal_bins(&[(0.0, 2), (0.5, 1), (1.0, 3)], 4, false);
-        assert_eq!(labels.len(), 4);
-        assert_eq!(counts, [Some(2.0), Some(0.0), Some(1.0), Some(3.0)]);
-        let (labels, counts) = equal_bins(&[(1.0, 5), (2.0, 1), (3.0, 1)], 12, true);
-        assert_eq!(labels, ["1", "2", "3"]);
-        assert_eq!(counts, [Some(5.0), Some(1.0), Some(1.0)]);
-        let (_, counts) = equal_bins(&[(4.0, 7)], 12, false);
-        assert_eq!(counts, [Some(7.0)]);
-        assert!(equal_bins(&[], 12, true).0.is_empty());
     }
 }

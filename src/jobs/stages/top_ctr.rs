@@ -1,0 +1,34 @@
+//! top_ctr: per advertiser, the 20 products with the best click-through rate on the day.
+use datafusion::arrow::array::{Array, Int64Array};
+
+use super::{RunCtx, StageResult, model};
+use crate::domain::{Excluded, Output};
+use super::JobEnv;
+use crate::jobs::engine::session::query;
+
+const COUNTS: &str = include_str!("../../../queries/top_ctr_counts.sql");
+const TOP_CTR: &str = include_str!("../../../queries/top_ctr.sql");
+const EXCLUDED: &str = include_str!("../../../queries/top_ctr_excluded.sql");
+
+pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> {
+    let stage = model::open(env, run, "ads_views").await?;
+    // Clicks and impressions per product, computed once for the ranking and the exclusions.
+    stage.materialize("ctr_counts", COUNTS).await?;
+    let excluded = stage
+        .collect(query(&stage.ctx, "top_ctr_excluded", EXCLUDED, &[]).await?)
+        .await?;
+    let (pairs, clicks) = excluded
+        .first()
+        .map(|b| {
+            let col = |i: usize| {
+                b.column(i)
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .map(|a| a.value(0))
+            };
+            (col(0).unwrap_or(0), col(1).unwrap_or(0))
+        })
+        .unwrap_or_default();
+    let excluded = Excluded { pairs, clicks };
+    stage.publish(Output::TopCtr, TOP_CTR, Some(excluded)).await
+}
