@@ -34,6 +34,10 @@ fn sum(values: &[&str]) -> f64 {
     values.iter().map(|v| v.parse::<f64>().unwrap()).sum()
 }
 
+/// Rows served on the demo's latest date for one model (`$1`).
+pub const SERVED_ROWS: &str = "SELECT count(*) FROM recommendations \
+     WHERE date = '2024-11-25' AND model = $1::text::rec_model";
+
 #[tokio::test]
 async fn an_empty_service_renders_without_data() {
     let app = spawn_app().await;
@@ -48,16 +52,9 @@ async fn an_empty_service_renders_without_data() {
 #[tokio::test]
 async fn the_charts_hold_the_demo_pipelines_data() {
     let (app, runs) = demo_app(Options::default()).await;
-    let r = app.get("/dashboard/").await;
-    assert_eq!(r.status().as_u16(), 200);
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
-    assert_eq!(r.headers()["cache-control"], "no-store");
-    let html = r.text().await.unwrap();
+    let cache = app.get("/dashboard/").await.headers()["cache-control"].clone();
+    assert_eq!(cache, "no-store");
+    let html = app.page("/dashboard/", "text/html").await;
 
     // One bar per published date, oldest first, in each per-date chart.
     for id in ["advertisers", "rows", "bad-rows"] {
@@ -101,15 +98,7 @@ async fn the_charts_hold_the_demo_pipelines_data() {
 
     // Every row of the latest date is in its model's score histogram.
     for model in ["top_ctr", "top_product"] {
-        let n: i64 = app
-            .db
-            .query_one(
-                "SELECT count(*) FROM recommendations WHERE date = '2024-11-25' AND model = $1::text::rec_model",
-                &[&model],
-            )
-            .await
-            .unwrap()
-            .get(0);
+        let n = app.count(SERVED_ROWS, &[&model]).await;
         let svg = chart(&html, &format!("scores-{model}"));
         assert_eq!(sum(&attrs(svg, "data-total")), n as f64, "{model}");
     }

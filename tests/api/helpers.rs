@@ -181,7 +181,39 @@ pub fn config(database_url: &str, raw: &str, work: &str, retention_days: u32) ->
     }
 }
 
+/// A response, read: its status, headers and JSON body (`Null` if it has none).
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
 impl TestApp {
+    /// The one request helper: `method path`, with a bearer `token` and a JSON `body` if given.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> Reply {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_owned());
+        }
+        let r = req.send().await.unwrap();
+        Reply {
+            status: r.status().as_u16(),
+            headers: r.headers().clone(),
+            body: json_of(r).await,
+        }
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.base))
@@ -191,31 +223,56 @@ impl TestApp {
     }
 
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let r = self.request(reqwest::Method::GET, path, None, None).await;
+        (r.status, r.body)
+    }
+
+    /// A 200 of `content_type` (a prefix), as text.
+    pub async fn page(&self, path: &str, content_type: &str) -> String {
         let r = self.get(path).await;
-        let status = r.status().as_u16();
-        (status, json_of(r).await)
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        let got = r.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(got.starts_with(content_type), "{path}: {got}");
+        r.text().await.unwrap()
     }
 
     pub async fn post_job(&self, path: &str, token: Option<&str>) -> (u16, Value) {
-        let mut req = self.client.post(format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        (status, json_of(r).await)
+        let r = self.request(reqwest::Method::POST, path, token, None).await;
+        (r.status, r.body)
     }
 
     pub async fn get_auth(&self, path: &str) -> (u16, Value) {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, json_of(r).await)
+        self.send_auth(reqwest::Method::GET, path, None).await
+    }
+
+    /// A request with the bearer token; the status and the JSON body.
+    pub async fn send_auth(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        let r = self.request(method, path, Some(TOKEN), body).await;
+        (r.status, r.body)
+    }
+
+    /// `method path` (with the token) is refused with a 409 naming, and pointing at, `blocker`.
+    pub async fn assert_conflict(&self, method: reqwest::Method, path: &str, blocker: Uuid) {
+        let r = self.request(method, path, Some(TOKEN), None).await;
+        assert_eq!(r.status, 409, "{path}: {}", r.body);
+        assert_eq!(r.headers["location"], format!("/jobs/runs/{blocker}"));
+        assert_error(&r.body, "conflict");
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&blocker.to_string()), "{message}");
+    }
+
+    /// One number from the test database, e.g. `SELECT count(*) FROM recommendations`.
+    pub async fn count(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> i64 {
+        self.db.query_one(sql, params).await.unwrap().get(0)
     }
 
     /// Runs a task over HTTP, long-polling until it finishes; returns the finished run.
@@ -322,6 +379,12 @@ pub fn course_data() -> PathBuf {
     p.canonicalize().unwrap()
 }
 
+/// A response in the one error shape with this status and code.
+pub fn assert_error_reply((status, body): &(u16, Value), expected: u16, code: &str) {
+    assert_eq!(*status, expected, "{body}");
+    assert_error(body, code);
+}
+
 pub fn assert_error(body: &Value, code: &str) {
     assert_eq!(body["error"]["code"], code, "{body}");
     assert!(
@@ -356,29 +419,6 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     walk(dir, dir, &mut out);
     out.sort();
     out
-}
-
-impl TestApp {
-    /// A request with the bearer token; the status and the JSON body.
-    pub async fn send_auth(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&str>,
-    ) -> (u16, Value) {
-        let mut req = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(TOKEN);
-        if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(b.to_owned());
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        (status, json_of(r).await)
-    }
 }
 
 /// A day (2024-05-01) of small synthetic logs in `dir`: 4 active advertisers and 1 inactive,

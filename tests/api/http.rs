@@ -1,6 +1,6 @@
 //! HTTP hygiene: client mistakes are 400s in the one error shape, never 500s; RFC 9110 details
 //! (the auth scheme's case, HEAD, Allow).
-use crate::helpers::{TOKEN, assert_error, json_of, spawn_app};
+use crate::helpers::{TOKEN, assert_error, spawn_app};
 
 #[tokio::test]
 async fn nul_bytes_and_bad_utf8_anywhere_in_the_url_are_400s() {
@@ -120,34 +120,25 @@ async fn a_405_says_which_methods_are_allowed_and_options_answers_them() {
         ("GET", "/jobs/top_ctr", "POST"),
         ("DELETE", "/jobs/runs", "GET, HEAD"),
     ] {
-        let r = app
-            .client
-            .request(method.parse().unwrap(), format!("{}{path}", app.base))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 405, "{method} {path}");
-        assert_eq!(r.headers()["allow"], allow, "{method} {path}");
-        assert_error(&json_of(r).await, "method_not_allowed");
+        let r = app.request(method.parse().unwrap(), path, None, None).await;
+        assert_eq!(r.status, 405, "{method} {path}");
+        assert_eq!(r.headers["allow"], allow, "{method} {path}");
+        assert_error(&r.body, "method_not_allowed");
     }
     let r = app
-        .client
         .request(
             reqwest::Method::OPTIONS,
-            format!("{}/recommendations/A/TopCTR", app.base),
+            "/recommendations/A/TopCTR",
+            None,
+            None,
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 204);
-    assert_eq!(r.headers()["allow"], "GET, HEAD");
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(r.headers["allow"], "GET, HEAD");
     // An unknown path stays a 404 whatever the method.
     let r = app
-        .client
-        .delete(format!("{}/nope", app.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 404);
+        .request(reqwest::Method::DELETE, "/nope", None, None)
+        .await;
+    assert_eq!(r.status, 404);
     app.stop().await;
 }

@@ -1,7 +1,8 @@
 use serde_json::Value;
 
 use crate::helpers::{
-    Options, TOKEN, assert_error, course_data, json_of, spawn_app, spawn_app_with,
+    Options, TOKEN, assert_error, assert_error_reply, course_data, json_of, spawn_app,
+    spawn_app_with,
 };
 
 #[tokio::test]
@@ -15,13 +16,10 @@ async fn jobs_need_a_valid_bearer_token() {
         assert_error(&body, "unauthorized");
     }
     let r = app
-        .client
-        .get(format!("{}/jobs/runs", app.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 401);
-    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+        .request(reqwest::Method::GET, "/jobs/runs", None, None)
+        .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.headers["www-authenticate"], "Bearer");
     // Either configured token works (rotation).
     let (status, _) = app
         .post_job("/jobs/filter_data?date=bad", Some("old-token"))
@@ -56,31 +54,20 @@ async fn bad_requests_are_named() {
     assert_error(&body, "missing_date");
 
     let r = app
-        .client
-        .post(format!("{}/jobs/top_ctr", app.base))
-        .bearer_auth(TOKEN)
-        .body("{nope")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 400);
-    assert_error(&json_of(r).await, "invalid_body");
+        .send_auth(reqwest::Method::POST, "/jobs/top_ctr", Some("{nope"))
+        .await;
+    assert_error_reply(&r, 400, "invalid_body");
 
     // Too large, with or without an announced length (a chunked stream has none).
     let big = format!(
         "{{\"date\": \"2024-05-01\", \"pad\": \"{}\"}}",
         "x".repeat(20_000)
     );
-    let r = app
-        .client
-        .post(format!("{}/jobs/top_ctr", app.base))
-        .bearer_auth(TOKEN)
-        .body(big.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 400);
-    assert!(r.text().await.unwrap().contains("too large"));
+    let (status, body) = app
+        .send_auth(reqwest::Method::POST, "/jobs/top_ctr", Some(&big))
+        .await;
+    assert_eq!(status, 400);
+    assert!(body.to_string().contains("too large"), "{body}");
     let chunks = futures::stream::iter([
         Ok::<_, std::io::Error>(big.clone().into_bytes()),
         Ok(big.into_bytes()),
@@ -281,19 +268,14 @@ async fn a_second_trigger_while_running_is_a_409_naming_the_run() {
         .await;
     assert_eq!(status, 202, "{first}");
     assert_eq!(first["status"], "running");
-    let r = app
-        .client
-        .post(format!("{}/jobs/filter_data?date=2024-05-01", app.base))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 409);
     let id = first["id"].as_str().unwrap();
-    assert_eq!(r.headers()["location"], format!("/jobs/runs/{id}"));
-    let body: Value = json_of(r).await;
-    assert_error(&body, "conflict");
-    assert!(body["error"]["message"].as_str().unwrap().contains(id));
+    let blocker = id.parse().unwrap();
+    app.assert_conflict(
+        reqwest::Method::POST,
+        "/jobs/filter_data?date=2024-05-01",
+        blocker,
+    )
+    .await;
 
     // Long poll until done; a later trigger of the same date is allowed again.
     let (status, done) = app.get_auth(&format!("/jobs/runs/{id}?wait=100")).await;

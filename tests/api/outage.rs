@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::helpers::{
-    Options, TOKEN, TestApp, admin_url, assert_error, create_database, create_database_on, json_of,
-    seed, spawn_app_with,
+    Options, TOKEN, TestApp, admin_url, assert_error, create_database, create_database_on, seed,
+    spawn_app_with,
 };
 use crate::pg::{Cluster, Proxy, eventually};
 
@@ -17,10 +17,29 @@ async fn settle() {
 }
 
 async fn get(app: &TestApp, path: &str) -> (u16, reqwest::header::HeaderMap, Value) {
-    let r = app.get(path).await;
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    (status, headers, json_of(r).await)
+    let r = app.request(reqwest::Method::GET, path, None, None).await;
+    (r.status, r.headers, r.body)
+}
+
+/// The app on a fresh database of `cluster`, its read cache live.
+async fn app_on(cluster: &Cluster) -> TestApp {
+    let (_, url) = create_database_on(&cluster.url()).await;
+    let app = spawn_app_with(Options {
+        database_url: Some(url),
+        ..Options::default()
+    })
+    .await;
+    app.wait_for_read_cache().await;
+    app
+}
+
+/// Waits (up to 15 s) until `probe` answers 200 again after an outage.
+async fn recovered(app: &TestApp, probe: &str) {
+    let back = eventually(Duration::from_secs(15), async || {
+        get(app, probe).await.0 == 200
+    })
+    .await;
+    assert!(back.is_some(), "never recovered");
 }
 
 #[tokio::test]
@@ -153,17 +172,11 @@ async fn a_frozen_database_costs_each_request_its_deadline_and_then_recovers_by_
         for (method, path) in &calls {
             let started = Instant::now();
             let r = app
-                .client
-                .request(method.parse().unwrap(), format!("{}{path}", app.base))
-                .bearer_auth(TOKEN)
-                .send()
-                .await
-                .unwrap();
+                .request(method.parse().unwrap(), path, Some(TOKEN), None)
+                .await;
             let took = started.elapsed();
-            let status = r.status().as_u16();
-            let body: Value = json_of(r).await;
-            assert_eq!(status, 503, "round {round}: {method} {path}: {body}");
-            assert_error(&body, "unavailable");
+            assert_eq!(r.status, 503, "round {round}: {method} {path}: {}", r.body);
+            assert_error(&r.body, "unavailable");
             assert!(took < limit, "round {round}: {method} {path} took {took:?}");
         }
     }
@@ -175,11 +188,7 @@ async fn a_frozen_database_costs_each_request_its_deadline_and_then_recovers_by_
     cluster.thaw();
 
     // Assert 2: the process recovers on its own.
-    let back = eventually(Duration::from_secs(15), async || {
-        get(&app, "/history/ADV1").await.0 == 200
-    })
-    .await;
-    assert!(back.is_some(), "never recovered");
+    recovered(&app, "/history/ADV1").await;
     assert_eq!(get(&app, "/readyz").await.0, 200);
     assert_eq!(get(&app, "/recommendations/NEVER/TopCTR").await.0, 404);
     assert_eq!(get(&app, "/stats").await.0, 200);
@@ -193,13 +202,7 @@ async fn a_frozen_database_costs_each_request_its_deadline_and_then_recovers_by_
 async fn a_database_restart_is_bridged_by_held_answers() {
     // Arrange
     let cluster = Cluster::start();
-    let (_, url) = create_database_on(&cluster.url()).await;
-    let app = spawn_app_with(Options {
-        database_url: Some(url),
-        ..Options::default()
-    })
-    .await;
-    app.wait_for_read_cache().await;
+    let app = app_on(&cluster).await;
     app.seed("2024-05-01", "ADV1", "top_product", 4).await;
     settle().await;
     let (_, _, before) = get(&app, "/recommendations/ADV1/TopProduct").await;
@@ -220,11 +223,7 @@ async fn a_database_restart_is_bridged_by_held_answers() {
     }
 
     cluster.start_again();
-    let back = eventually(Duration::from_secs(15), async || {
-        get(&app, "/readyz").await.0 == 200
-    })
-    .await;
-    assert!(back.is_some(), "never recovered");
+    recovered(&app, "/readyz").await;
     app.wait_for_read_cache().await;
     let (status, headers, body) = get(&app, "/recommendations/ADV1/TopProduct").await;
     assert_eq!((status, &body), (200, &before));
@@ -243,14 +242,8 @@ async fn outage_timeline() {
     let secs: u64 = std::env::var("ADREC_OUTAGE_SECS").map_or(120, |v| v.parse().unwrap());
     let freeze = std::env::var("ADREC_OUTAGE_MODE").is_ok_and(|m| m == "freeze");
     let mut cluster = Cluster::start();
-    let (_, url) = create_database_on(&cluster.url()).await;
     // The defaults of .env.example: 2 s for a connection, 5 s for the queries.
-    let app = spawn_app_with(Options {
-        database_url: Some(url),
-        ..Options::default()
-    })
-    .await;
-    app.wait_for_read_cache().await;
+    let app = app_on(&cluster).await;
     let advertisers: Vec<String> = (0..20).map(|i| format!("ADV{i:02}")).collect();
     for adv in &advertisers {
         app.seed("2024-05-01", adv, "top_ctr", 20).await;

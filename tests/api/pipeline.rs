@@ -144,12 +144,7 @@ async fn reruns_replace_exactly_that_date() {
             .all(|f| f.ends_with("_manifest.json") || f.to_str().unwrap().contains(run_id)),
         "{files:?}"
     );
-    let n: i64 = app
-        .db
-        .query_one("SELECT count(*) FROM recommendations", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let n = app.count("SELECT count(*) FROM recommendations", &[]).await;
     assert_eq!(n, 5 + 20 + 1, "A: 5 top_ctr + 20 top_product, B: 1 top_ctr");
     app.stop().await;
 }

@@ -7,7 +7,7 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
-use crate::helpers::{TOKEN, TestApp, assert_error, json_of, spawn_app};
+use crate::helpers::{TOKEN, TestApp, spawn_app};
 
 /// A run another live instance is executing (it beat just now).
 async fn running(app: &TestApp, task: &str, date: &str) -> Uuid {
@@ -25,19 +25,12 @@ async fn running(app: &TestApp, task: &str, date: &str) -> Uuid {
 
 /// POST /jobs/{task}?date=… is refused with a 409 pointing at `blocker`.
 async fn assert_conflict(app: &TestApp, task: &str, date: &str, blocker: Uuid) {
-    let r = app
-        .client
-        .post(format!("{}/jobs/{task}?date={date}", app.base))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 409, "{task} {date}");
-    assert_eq!(r.headers()["location"], format!("/jobs/runs/{blocker}"));
-    let body: serde_json::Value = json_of(r).await;
-    assert_error(&body, "conflict");
-    let message = body["error"]["message"].as_str().unwrap();
-    assert!(message.contains(&blocker.to_string()), "{message}");
+    app.assert_conflict(
+        reqwest::Method::POST,
+        &format!("/jobs/{task}?date={date}"),
+        blocker,
+    )
+    .await;
 }
 
 #[tokio::test]

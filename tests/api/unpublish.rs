@@ -68,12 +68,7 @@ async fn deleting_a_date_stops_serving_it_at_once_and_is_recorded() {
     assert_eq!(status, 404, "B had rows on the deleted date only");
     let (_, stats) = app.get_json("/stats").await;
     assert_eq!(stats["latest_date"], "2024-05-02", "{stats}");
-    let left: i64 = app
-        .db
-        .query_one("SELECT count(*) FROM recommendations", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let left = app.count("SELECT count(*) FROM recommendations", &[]).await;
     assert_eq!(left, 5, "2024-05-02 is untouched");
 
     // Not published (any more), or not a date.
@@ -124,12 +119,7 @@ async fn a_date_being_published_is_not_deleted() {
         format!("/jobs/runs/{running}")
     );
     assert_error(&json_of(r).await, "conflict");
-    let left: i64 = app
-        .db
-        .query_one("SELECT count(*) FROM recommendations", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let left = app.count("SELECT count(*) FROM recommendations", &[]).await;
     assert_eq!(left, 3);
     app.stop().await;
 }

@@ -15,10 +15,10 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 
+use super::JobEnv;
 use super::{RunCtx, StageResult};
 use crate::db::publish::{self, NewRow, Retention};
 use crate::domain::{InputRef, Model, Output, PublishDetails, TaskDetails};
-use super::JobEnv;
 use crate::jobs::engine::session::{self, query};
 use crate::jobs::store::read_manifest;
 

@@ -18,11 +18,11 @@ use datafusion::physical_plan::{ExecutionPlanProperties, execute_stream_partitio
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 
+use super::JobEnv;
 use super::{Progress, RunCtx, StageResult};
 use crate::domain::{
     FilterDetails, FilterInputs, LogReport, Outcome, OutcomeCounts, Output, TaskDetails,
 };
-use super::JobEnv;
 use crate::jobs::engine::cluster;
 use crate::jobs::engine::scan::{self, LineCounts, LogFormat};
 use crate::jobs::engine::session::{self, query};

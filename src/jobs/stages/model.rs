@@ -6,9 +6,9 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::{DataFrame, SessionContext};
 use uuid::Uuid;
 
+use super::JobEnv;
 use super::{RunCtx, StageResult};
 use crate::domain::{Excluded, ModelDetails, Output, TaskDetails};
-use super::JobEnv;
 use crate::jobs::engine::session::{self, query};
 use crate::jobs::store::{self, Manifest, OutputWriter, read_manifest};
 

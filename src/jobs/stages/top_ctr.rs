@@ -1,9 +1,9 @@
 //! top_ctr: per advertiser, the 20 products with the best click-through rate on the day.
 use datafusion::arrow::array::{Array, Int64Array};
 
+use super::JobEnv;
 use super::{RunCtx, StageResult, model};
 use crate::domain::{Excluded, Output};
-use super::JobEnv;
 use crate::jobs::engine::session::query;
 
 const COUNTS: &str = include_str!("../../../queries/top_ctr_counts.sql");

@@ -1,7 +1,7 @@
 //! top_product: per advertiser, the 20 most viewed products on the day.
+use super::JobEnv;
 use super::{RunCtx, StageResult, model};
 use crate::domain::Output;
-use super::JobEnv;
 
 const TOP_PRODUCT: &str = include_str!("../../../queries/top_product.sql");
 
