@@ -1,19 +1,29 @@
--- filter_data, ad views: every row of the day, with its outcome.
+-- filter_data, ad views: the day's rows as a multiset, each group with its outcome.
 --
--- Tables: ads_views(advertiser_id, product_id, type, date), read by the log scan (src/jobs/scan),
---         which has already skipped and counted the blank, badly encoded, malformed (wrong
---         field count, empty id) and badly dated lines, and applies `date = $day` as it reads;
---         active(advertiser_id) (queries/active_advertisers.sql).
+-- Tables: ads_views(advertiser_id, product_id, type, date, part, advertiser_code), read by the
+--         log scan (src/jobs/engine/scan), which has already skipped and counted the blank,
+--         badly encoded, malformed (wrong field count, empty id) and badly dated lines, applies
+--         `date = $day` as it reads, and looks advertiser_id up in the active list's codes
+--         (advertiser_code: NULL for an id that has none);
+--         active(code, advertiser_id) (queries/active_advertisers.sql).
 -- Params: $day  the logical date.
--- Output: advertiser_id, product_id, type, date, outcome, where outcome is
+-- Output: advertiser (the code), product_id, type, n (how many events), outcome, where outcome is
 --         kept | inactive (not an active advertiser) | bad_type (a type other than impression
 --         or click).
-SELECT v.advertiser_id, v.product_id, v.type, v.date,
+-- The rows are grouped where the scan read them (`part`: the scan is hash partitioned on it), so
+-- no row moves between threads or executors: a group may appear once per scan partition, and
+-- readers sum n.
+WITH day AS (
+    SELECT part, advertiser_code, product_id, type, count(*) AS n
+    FROM ads_views
+    WHERE date = $day
+    GROUP BY part, advertiser_code, product_id, type
+)
+SELECT a.code AS advertiser, d.product_id, d.type, d.n,
        CASE
-           WHEN v.type NOT IN ('impression', 'click') THEN 'bad_type'
-           WHEN a.advertiser_id IS NULL THEN 'inactive'
+           WHEN d.type NOT IN ('impression', 'click') THEN 'bad_type'
+           WHEN a.code IS NULL THEN 'inactive'
            ELSE 'kept'
        END AS outcome
-FROM ads_views v
-LEFT JOIN active a ON a.advertiser_id = v.advertiser_id
-WHERE v.date = $day
+FROM active a
+RIGHT JOIN day d ON a.code = d.advertiser_code

@@ -1,22 +1,21 @@
 """The peer for `make bench-pipeline`: DuckDB computing adrec's answer for one day from the same
-raw CSV files, then the comparison with what adrec published.
+raw CSV files, then (in another process, not timed) the comparison with what adrec published.
 
-    bench_pipeline_duckdb.py RAW_DIR DATE ADREC_ROWS_CSV
+    bench_pipeline_duckdb.py run RAW_DIR DATE OUT_CSV      # the timed process
+    bench_pipeline_duckdb.py compare DUCK_CSV ADREC_CSV    # exit 1 if the answers differ
 
-Prints DuckDB's query time (connect to fetched rows; the interpreter's start-up is left out, to
-the peer's advantage) and whether both answers are identical (exit 1 if not). Rows DuckDB cannot
-parse (wrong field count) are skipped with ignore_errors, as adrec skips them; bad dates and
-types fall out of the WHERE clauses.
+`run` is timed as a whole process, as adrec's `run pipeline` is: interpreter start-up, the
+import, the query, and the answer written out (adrec's goes to Postgres). It also prints the
+query's own time (connect to fetched rows). Rows DuckDB cannot parse (wrong field count) are
+skipped with ignore_errors, as adrec skips them; bad dates and types fall out of the WHERE
+clauses.
 """
 import csv
 import sys
 import time
 
-import duckdb
 
-raw, day, adrec_csv = sys.argv[1], sys.argv[2], sys.argv[3]
-
-QUERY = f"""
+QUERY = """
 WITH active AS (
     SELECT DISTINCT trim(advertiser_id) AS advertiser_id
     FROM read_csv('{raw}/advertiser_ids', header = true, columns = {{'advertiser_id': 'VARCHAR'}})
@@ -61,11 +60,6 @@ UNION ALL
 SELECT advertiser_id, model, rank, product_id, score, clicks, impressions, views FROM top_product
 """
 
-start = time.perf_counter()
-con = duckdb.connect()
-rows = con.execute(QUERY).fetchall()
-seconds = time.perf_counter() - start
-
 
 def norm(r):
     adv, model, rank, product, score, clicks, imps, views = r
@@ -73,13 +67,31 @@ def norm(r):
     return (adv, model, int(rank), product, round(float(score), 12), opt(clicks), opt(imps), opt(views))
 
 
-duck = sorted(norm(r) for r in rows)
-with open(adrec_csv, newline="") as f:
-    ours = sorted(norm(r) for r in csv.reader(f))
-print(f"duckdb {duckdb.__version__}: {seconds:.2f} s, {len(duck)} rows")
-if duck != ours:
-    diff = [a for a in duck if a not in set(ours)][:5]
-    print(f"ANSWERS DIFFER: adrec {len(ours)} rows, duckdb {len(duck)}; e.g. only in duckdb: {diff}")
-    sys.exit(1)
-print(f"answers identical: {len(ours)} rows")
-print(f"DUCKDB_SECONDS={seconds:.3f}")
+def run(raw, day, out):
+    import duckdb
+
+    start = time.perf_counter()
+    con = duckdb.connect()
+    rows = con.execute(QUERY.format(raw=raw, day=day)).fetchall()
+    seconds = time.perf_counter() - start
+    with open(out, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    print(f"duckdb {duckdb.__version__}: query {seconds:.2f} s, {len(rows)} rows")
+    print(f"DUCKDB_QUERY_SECONDS={seconds:.3f}")
+
+
+def compare(duck_csv, adrec_csv):
+    read = lambda p: sorted(norm(r) for r in csv.reader(open(p, newline="")))
+    duck, ours = read(duck_csv), read(adrec_csv)
+    if duck != ours:
+        diff = [a for a in duck if a not in set(ours)][:5]
+        print(f"ANSWERS DIFFER: adrec {len(ours)} rows, duckdb {len(duck)}; e.g. only in duckdb: {diff}")
+        sys.exit(1)
+    print(f"answers identical: {len(ours)} rows")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "run":
+        run(*sys.argv[2:5])
+    else:
+        compare(*sys.argv[2:4])

@@ -25,18 +25,28 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use anyhow::Context;
+use datafusion::datasource::provider_as_source;
 use datafusion::error::DataFusionError;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::logical_expr::LogicalPlanBuilder;
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::display::DisplayableExecutionPlan;
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 
 pub mod cluster;
+mod reports;
 pub mod scan;
 pub mod session;
+mod write;
+
+pub use reports::{PartReport, Written};
+pub use write::{PartSink, PartWriteExec, WriteSpec};
 
 use crate::config::EngineConfig;
-use crate::jobs::store::Storage;
+use crate::jobs::store::{Location, Storage};
 
 /// Niceness of query threads: a request thread wins the CPU about 9 times in 10 when both run.
 const QUERY_NICE: i32 = 10;
@@ -84,6 +94,18 @@ impl Engine {
         if std::env::var_os("DATAFUSION_EXECUTION_TARGET_PARTITIONS").is_none() {
             session_config = session_config.with_target_partitions(cfg.threads);
         }
+        // The log scans are hash partitioned on `part`, which a `GROUP BY part, …` accepts
+        // (a subset of its keys) at any partition count: aggregated where read, no exchange.
+        // And no round-robin spreading of a scan's batches over more threads (as Ballista
+        // runs it too): a written partition is then exactly the scan partition that fed it,
+        // which is how the writer reports what each scan counted (`write`).
+        let optimizer = &mut session_config.options_mut().optimizer;
+        if std::env::var_os("DATAFUSION_OPTIMIZER_SUBSET_REPARTITION_THRESHOLD").is_none() {
+            optimizer.subset_repartition_threshold = 1;
+        }
+        if std::env::var_os("DATAFUSION_OPTIMIZER_ENABLE_ROUND_ROBIN_REPARTITION").is_none() {
+            optimizer.enable_round_robin_repartition = false;
+        }
         // Last: a runtime dropped on an error path above would panic (it may not be dropped
         // inside the service's runtime), so every fallible step comes before it.
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -102,6 +124,58 @@ impl Engine {
             cluster_job_timeout: cfg.cluster_job_timeout,
             session_config,
         })
+    }
+
+    /// A session that runs in this process whatever the engine, for inputs small enough to be
+    /// read by the service itself (the active advertisers).
+    pub fn local_session(&self) -> SessionContext {
+        SessionContext::new_with_config_rt(self.session_config.clone(), self.env.clone())
+    }
+
+    /// Runs `df` as an insert into a [`PartSink`] of `spec`: each partition of its plan writes
+    /// its own file where it runs (this process or an executor). `watch` sees the plan before
+    /// it runs (progress). Returns what the partitions reported, checked (`reports::collect`);
+    /// `date_dir` is the output's date directory relative to `work`.
+    pub async fn write(
+        &self,
+        ctx: &SessionContext,
+        df: DataFrame,
+        spec: WriteSpec,
+        (work, date_dir): (&Location, &str),
+        watch: impl FnOnce(Arc<dyn ExecutionPlan>),
+    ) -> anyhow::Result<Written> {
+        let name = format!("{}_written", spec.table);
+        let sink = Arc::new(PartSink {
+            spec: spec.clone(),
+            schema: df.schema().inner().clone(),
+        });
+        ctx.register_table(name.as_str(), sink.clone())?;
+        let insert = LogicalPlanBuilder::insert_into(
+            df.into_unoptimized_plan(),
+            name.as_str(),
+            provider_as_source(sink),
+            InsertOp::Append,
+        )?
+        .build()?;
+        let plan = ctx
+            .execute_logical_plan(insert)
+            .await?
+            .create_physical_plan()
+            .await?;
+        watch(plan.clone());
+        let task = ctx.task_ctx();
+        let written = plan.clone();
+        self.run(async move {
+            datafusion::physical_plan::collect(written, task).await?;
+            Ok(())
+        })
+        .await
+        .with_context(|| format!("writing {}", spec.table))?;
+        ctx.deregister_table(name.as_str())?;
+        // What each operator took, for whoever asks (RUST_LOG=adrec::jobs=debug).
+        tracing::debug!(table = spec.table, plan = %DisplayableExecutionPlan::with_metrics(plan.as_ref()).indent(true),
+            "write plan, with its metrics");
+        reports::collect(work, date_dir, &spec).await
     }
 
     /// A session for one query or stage, sharing the engine's memory pool and stores.

@@ -1,5 +1,6 @@
-//! What top_ctr and top_product share: read one table of the day's filtered output, rank it with
-//! a query from `queries/`, and publish the result as that model's output for the day.
+//! What top_ctr and top_product share: read one table of the day's filtered output (a multiset of
+//! events by advertiser code) with its `advertisers` codes, rank it with a query from `queries/`,
+//! and publish the result as that model's output for the day.
 use anyhow::Context;
 use chrono::NaiveDate;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -7,6 +8,7 @@ use datafusion::prelude::{DataFrame, SessionContext};
 use uuid::Uuid;
 
 use super::JobEnv;
+use super::filter_data::ADVERTISERS;
 use super::{RunCtx, StageResult};
 use crate::domain::{Excluded, ModelDetails, Output, TaskDetails};
 use crate::jobs::engine::session::{self, query};
@@ -31,14 +33,24 @@ pub async fn open<'a>(
     let date = run.date;
     let work = &env.storage.work;
     let input = read_manifest(work, Output::Filtered, date).await?;
+    // Events, not rows: a row of the filtered multiset stands for `n` of them.
     let rows_in = input
         .files
         .iter()
         .filter(|f| f.table == table)
-        .map(|f| f.rows)
+        .map(|f| f.events())
         .sum();
     let ctx = env.engine.session();
     session::register_parquet(&ctx, table, input.urls(work, table)).await?;
+    // The codes of this manifest, and only these, name its advertisers.
+    let advertisers = input.urls(work, ADVERTISERS);
+    if advertisers.is_empty() {
+        anyhow::bail!(
+            "the filtered output for {date} has no {ADVERTISERS} table (written before \
+             advertiser codes): run filter_data for {date} again"
+        );
+    }
+    session::register_parquet(&ctx, ADVERTISERS, advertisers).await?;
     Ok(ModelStage {
         env,
         date,

@@ -13,6 +13,6 @@ pub use inputs::{ACTIVE_NAMES, Input, find};
 pub use location::{Entry, Location, Storage, make_store};
 pub use output::{
     MANIFEST, Manifest, ManifestFile, OutputWriter, TableWriter, normalize, plain_schema,
-    read_manifest, stage_dir, sweep_run,
+    read_manifest, stage_dir, sweep_run, writer_properties,
 };
 pub use sweeper::sweep;

@@ -44,6 +44,16 @@ pub struct ManifestFile {
     /// Relative to the stage's date directory.
     pub path: String,
     pub rows: u64,
+    /// The events the rows stand for, when a row is a group of them (a multiset's `n`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<u64>,
+}
+
+impl ManifestFile {
+    /// The events the file holds: its rows, or the sum of their counts.
+    pub fn events(&self) -> u64 {
+        self.events.unwrap_or(self.rows)
+    }
 }
 
 impl Manifest {
@@ -105,35 +115,8 @@ impl<'a> OutputWriter<'a> {
         })
     }
 
-    /// Parquet settings of this output's files. The filtered rows are an intermediate the model
-    /// stages read once, whole, so (measured with callgrind, filter_data then top_ctr):
-    /// - no statistics: nothing prunes by them, and min/max cost 8 % of filter_data;
-    /// - product ids, too many to share a dictionary page, are written plain (each row group's
-    ///   dictionary outgrew its limit and fell back to plain after hashing them all): 6 %;
-    /// - no block compression: Parquet's own encodings already shrink the repeated ids, types
-    ///   and dates; Snappy cost 4 % of filter_data and 11 % of top_ctr (decompressing) to make
-    ///   the files a fifth smaller.
-    ///
-    /// Together: filter_data runs 19 % fewer instructions; its files are 25 % larger.
     fn properties(&self) -> WriterProperties {
-        let filtered = self.stage == Output::Filtered;
-        let props = WriterProperties::builder()
-            .set_compression(if filtered {
-                Compression::UNCOMPRESSED
-            } else {
-                Compression::SNAPPY
-            })
-            .set_max_row_group_row_count(Some(1 << 20))
-            // A writer holds its row group until it is flushed: bounded in bytes too, so that
-            // a larger day never means more memory per open file.
-            .set_max_row_group_bytes(Some(ROW_GROUP_BYTES));
-        if !filtered {
-            return props.build();
-        }
-        props
-            .set_statistics_enabled(EnabledStatistics::None)
-            .set_column_dictionary_enabled(ColumnPath::from("product_id"), false)
-            .build()
+        writer_properties(self.stage == Output::Filtered)
     }
 
     /// Records a closed file in the manifest to be.
@@ -198,6 +181,34 @@ impl<'a> OutputWriter<'a> {
 /// The most a row group of an output file holds before it is written out.
 const ROW_GROUP_BYTES: usize = 16 << 20;
 
+/// Parquet settings of an output's files. The filtered rows are an `intermediate` the model
+/// stages read once, whole, so (measured with callgrind, filter_data then top_ctr):
+/// - no statistics: nothing prunes by them, and min/max cost 8 % of filter_data;
+/// - product ids, too many to share a dictionary page, are written plain (each row group's
+///   dictionary outgrew its limit and fell back to plain after hashing them all): 6 %;
+/// - no block compression: Parquet's own encodings already shrink the repeated ids, types
+///   and dates; Snappy cost 4 % of filter_data and 11 % of top_ctr (decompressing) to make
+///   the files a fifth smaller.
+pub fn writer_properties(intermediate: bool) -> WriterProperties {
+    let props = WriterProperties::builder()
+        .set_compression(if intermediate {
+            Compression::UNCOMPRESSED
+        } else {
+            Compression::SNAPPY
+        })
+        .set_max_row_group_row_count(Some(1 << 20))
+        // A writer holds its row group until it is flushed: bounded in bytes too, so that a
+        // larger day never means more memory per open file.
+        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES));
+    if !intermediate {
+        return props.build();
+    }
+    props
+        .set_statistics_enabled(EnabledStatistics::None)
+        .set_column_dictionary_enabled(ColumnPath::from("product_id"), false)
+        .build()
+}
+
 pub struct TableWriter {
     table: String,
     path: String,
@@ -224,6 +235,7 @@ impl TableWriter {
             table: self.table,
             path: self.path,
             rows: self.rows,
+            events: None,
         })
     }
 }

@@ -1,12 +1,16 @@
-//! adrec's extension codecs: how the log scan travels in Ballista plans.
+//! adrec's extension codecs: how its tables and operators travel in Ballista plans.
 //!
 //! A plan leaves the service as a logical plan (to the scheduler) and leaves the scheduler as
-//! physical stages (to executors). Both carry adrec's own nodes: the `LogTable` (and its
-//! reporting wrapper, `report::ReportedLogTable`) in logical plans, the `LogScanExec` (inside
-//! `report::ReportScanExec`, which splits it over tasks) in physical ones. Each is written as a
-//! tag and the serde JSON of its spec: file keys, ranges, the store's URL, never credentials
-//! (executors build their own store from the URL, `registry`). Every other node goes to Ballista's own codecs, which also carry
-//! its shuffle nodes and the file formats.
+//! physical stages (to executors). Both carry adrec's own nodes:
+//! - logical: the log tables (`LogTable`, with their advertiser codes), the codes table
+//!   (`CodesTable`, the `active` list) and the write target (`PartSink`);
+//! - physical: the log scan (`SlicedScanExec` over a `LogScanExec`) and the partition writer
+//!   (`PartWriteExec`).
+//!
+//! Each is written as a tag and the serde JSON of its spec: file keys, ranges, ids, the store's
+//! URL, never credentials (executors build their own store from the URL, `registry`). Every
+//! other node goes to Ballista's own codecs, which also carry its shuffle nodes and the file
+//! formats.
 use std::sync::Arc;
 
 use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
@@ -21,31 +25,34 @@ use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use serde::{Deserialize, Serialize};
 
-use super::report::{ReportScanExec, ReportedLogTable};
-use crate::jobs::engine::scan::{LogFormat, LogScanExec, LogScanSpec, LogTable};
+use crate::jobs::engine::scan::{
+    Codes, LogFormat, LogScanExec, LogScanSpec, LogTable, SlicedScanExec,
+};
+use crate::jobs::engine::session::CodesTable;
+use crate::jobs::engine::{PartSink, PartWriteExec, WriteSpec};
 
 /// Marks adrec's nodes; Ballista's are protobuf, which never starts with these bytes.
-const TAG: &[u8] = b"\0adrec1";
+const TAG: &[u8] = b"\0adrec2";
 
 #[derive(Serialize, Deserialize)]
 enum Table {
     Log {
         format: LogFormat,
+        codes: Option<Arc<Codes>>,
         store_url: String,
         files: Vec<(String, u64, Option<i32>)>,
-        /// Where `ReportedLogTable` scans leave their line counts.
-        report: Option<String>,
     },
+    Codes(Arc<Codes>),
+    /// Its schema travels beside it (the codec is given it on decoding).
+    Sink(WriteSpec),
 }
 
 #[derive(Serialize, Deserialize)]
 enum Node {
+    /// A `SlicedScanExec`: its scan; its one input lists the partitions it runs.
     Scan(LogScanSpec),
-    /// A `ReportScanExec`: its scan; its one input lists the partitions it runs.
-    Report {
-        report: String,
-        scan: LogScanSpec,
-    },
+    /// A `PartWriteExec` over its one input.
+    Write(WriteSpec),
 }
 
 fn write<T: Serialize>(v: &T, buf: &mut Vec<u8>) -> Result<()> {
@@ -58,12 +65,16 @@ fn read<T: for<'de> Deserialize<'de>>(buf: &[u8]) -> Option<Result<T>> {
     Some(serde_json::from_slice(body).map_err(|e| DataFusionError::External(Box::new(e))))
 }
 
-fn log_table(t: &LogTable, report: Option<String>) -> Table {
-    Table::Log {
-        format: t.format().clone(),
-        store_url: t.store_url().to_owned(),
-        files: t.files().to_vec(),
-        report,
+fn one_input<'a>(
+    inputs: &'a [Arc<dyn ExecutionPlan>],
+    what: &str,
+) -> Result<&'a Arc<dyn ExecutionPlan>> {
+    match inputs {
+        [one] => Ok(one),
+        _ => Err(DataFusionError::Internal(format!(
+            "{what} has one input, got {}",
+            inputs.len()
+        ))),
     }
 }
 
@@ -98,16 +109,16 @@ impl LogicalExtensionCodec for AdrecLogicalCodec {
                 .inner
                 .try_decode_table_provider(buf, table_ref, schema, ctx);
         };
-        let Table::Log {
-            format,
-            store_url,
-            files,
-            report,
-        } = table?;
-        let log = LogTable::new(format, store_url, files, None);
-        Ok(match report {
-            Some(report) => Arc::new(ReportedLogTable::new(log, report)),
-            None => Arc::new(log),
+        Ok(match table? {
+            // Executors and the scheduler read on the runtime that polls the plan.
+            Table::Log {
+                format,
+                codes,
+                store_url,
+                files,
+            } => Arc::new(LogTable::new(format, codes, store_url, files, None)),
+            Table::Codes(codes) => Arc::new(CodesTable::new(codes)),
+            Table::Sink(spec) => Arc::new(PartSink { spec, schema }),
         })
     }
 
@@ -118,10 +129,19 @@ impl LogicalExtensionCodec for AdrecLogicalCodec {
         buf: &mut Vec<u8>,
     ) -> Result<()> {
         if let Some(t) = node.downcast_ref::<LogTable>() {
-            return write(&log_table(t, None), buf);
+            let table = Table::Log {
+                format: t.format().clone(),
+                codes: t.codes().cloned(),
+                store_url: t.store_url().to_owned(),
+                files: t.files().to_vec(),
+            };
+            return write(&table, buf);
         }
-        if let Some(t) = node.downcast_ref::<ReportedLogTable>() {
-            return write(&log_table(t.log(), Some(t.report().to_owned())), buf);
+        if let Some(t) = node.downcast_ref::<CodesTable>() {
+            return write(&Table::Codes(t.codes().clone()), buf);
+        }
+        if let Some(t) = node.downcast_ref::<PartSink>() {
+            return write(&Table::Sink(t.spec.clone()), buf);
         }
         self.inner.try_encode_table_provider(table_ref, node, buf)
     }
@@ -161,24 +181,17 @@ impl PhysicalExtensionCodec for AdrecPhysicalCodec {
         };
         match node? {
             // Executors read on the runtime that polls the plan.
-            Node::Scan(spec) => Ok(Arc::new(LogScanExec::new(
-                spec,
-                None,
-                ctx.session_config().batch_size(),
-            ))),
-            Node::Report { report, scan } => {
-                let [slices] = inputs else {
-                    return Err(DataFusionError::Internal(format!(
-                        "ReportScanExec has one input, got {}",
-                        inputs.len()
-                    )));
-                };
-                let scan = LogScanExec::new(scan, None, ctx.session_config().batch_size());
-                Ok(Arc::new(ReportScanExec::new(
+            Node::Scan(spec) => {
+                let slices = one_input(inputs, "SlicedScanExec")?;
+                let scan = LogScanExec::new(spec, None, ctx.session_config().batch_size());
+                Ok(Arc::new(SlicedScanExec::new(
                     Arc::new(scan),
                     slices.clone(),
-                    report,
                 )))
+            }
+            Node::Write(spec) => {
+                let input = one_input(inputs, "PartWriteExec")?;
+                Ok(Arc::new(PartWriteExec::new(input.clone(), spec)?))
             }
         }
     }
@@ -189,27 +202,18 @@ impl PhysicalExtensionCodec for AdrecPhysicalCodec {
         buf: &mut Vec<u8>,
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<()> {
-        if let Some(scan) = node.downcast_ref::<LogScanExec>() {
+        if node.downcast_ref::<LogScanExec>().is_some() {
             // Ballista gives each task its slice of a stage by rewriting the leaves it knows;
-            // this leaf it would leave whole, and every task would scan every partition. Only
-            // a `ReportScanExec` splits a scan over tasks.
-            if scan.spec().partitions.len() > 1 {
-                return Err(DataFusionError::Internal(format!(
-                    "a log scan of {} partitions outside ReportScanExec would run whole in \
-                     every task of its stage",
-                    scan.spec().partitions.len()
-                )));
-            }
-            return write(&Node::Scan(scan.spec().clone()), buf);
+            // this leaf it would leave whole, and every task would scan every partition.
+            return Err(DataFusionError::Internal(
+                "a log scan travels only inside a SlicedScanExec".into(),
+            ));
         }
-        if let Some(r) = node.downcast_ref::<ReportScanExec>() {
-            return write(
-                &Node::Report {
-                    report: r.report().to_owned(),
-                    scan: r.scan().spec().clone(),
-                },
-                buf,
-            );
+        if let Some(s) = node.downcast_ref::<SlicedScanExec>() {
+            return write(&Node::Scan(s.scan().spec().clone()), buf);
+        }
+        if let Some(w) = node.downcast_ref::<PartWriteExec>() {
+            return write(&Node::Write(w.spec().clone()), buf);
         }
         self.inner.try_encode(node, buf, proto_converter)
     }

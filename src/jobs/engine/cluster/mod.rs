@@ -3,15 +3,12 @@
 //! `ENGINE_URL=df://host:port` makes every job session a Ballista client of that scheduler
 //! (`remote_session`): the queries in `queries/` are planned there and run on executors.
 //! `adrec scheduler` and `adrec executor` (`process`) are Ballista's own scheduler and
-//! executor with adrec's codecs, so the log scan travels in plans and runs on executors
-//! (`codec`), which read and write the object stores themselves (`registry`). What plans
-//! cannot bring back, the scan's bad-row counts, comes back through small files (`report`);
-//! filter_data writes its Parquet on the executors (`filter`).
+//! executor with adrec's codecs, so the log scan and the partition writer travel in plans and
+//! run on executors (`codec`), which read and write the object stores themselves (`registry`).
+//! Nothing else differs from a session in this process: the stages run the same plans.
 mod codec;
-pub mod filter;
 mod process;
 mod registry;
-pub mod report;
 
 use std::sync::Arc;
 
@@ -44,11 +41,17 @@ pub fn remote_session(
     let config = config
         .with_ballista_logical_extension_codec(Arc::new(AdrecLogicalCodec::default()))
         .with_ballista_physical_extension_codec(Arc::new(AdrecPhysicalCodec::default()));
-    let state = SessionStateBuilder::new()
+    let mut state = SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)
         .with_runtime_env(env)
         .build()
         .upgrade_for_ballista(endpoint.to_owned())?;
+    // After the upgrade, which would reset them. One partition per task: a task runs one scan
+    // partition through to its file, and a lost executor loses one partition's work each.
+    // DataFusion's window top-K operator has no codec, so it could not reach an executor.
+    let options = state.config_mut().options_mut();
+    options.set("ballista.scheduler.max_partitions_per_task", "1")?;
+    options.optimizer.enable_window_topn = false;
     Ok(SessionContext::new_with_state(state))
 }

@@ -1,34 +1,63 @@
 //! The batch the tokenizer fills: the projected columns of the rows kept so far, as `Utf8View`
-//! views into the buffer that was read and `Date32` days.
+//! views into the buffer that was read, `Date32` days, advertiser codes and the partition.
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, Date32Array, RecordBatch, RecordBatchOptions, StringViewArray,
+    ArrayRef, BooleanBufferBuilder, Date32Array, Int32Array, RecordBatch, RecordBatchOptions,
+    StringViewArray,
 };
-use datafusion::arrow::buffer::{Buffer, ScalarBuffer};
+use datafusion::arrow::buffer::{Buffer, NullBuffer, ScalarBuffer};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::Result;
 
-use super::format::{Column, ColumnKind};
+use super::codes::Codes;
+use super::format::{Column, ColumnKind, TableColumn};
+
+/// One projected column being built.
+enum Builder {
+    Text {
+        field: usize,
+        views: Vec<u128>,
+    },
+    Date(Vec<i32>),
+    Code {
+        field: usize,
+        codes: Vec<i32>,
+        valid: BooleanBufferBuilder,
+        nulls: usize,
+    },
+    Part,
+}
 
 /// The projected columns of the batch being built.
 pub(super) struct BatchBuilder<'a> {
-    projection: &'a [usize],
-    kinds: Vec<ColumnKind>,
-    views: Vec<Vec<u128>>,
-    dates: Vec<Vec<i32>>,
+    outputs: &'a [TableColumn],
+    kinds: Vec<Option<ColumnKind>>,
+    codes: Option<&'a Codes>,
+    builders: Vec<Builder>,
     rows: usize,
     cap: usize,
 }
 
 impl<'a> BatchBuilder<'a> {
-    pub(super) fn new(projection: &'a [usize], columns: &[Column], cap: usize) -> Self {
-        let kinds: Vec<ColumnKind> = projection.iter().map(|&i| columns[i].kind).collect();
+    pub(super) fn new(
+        outputs: &'a [TableColumn],
+        columns: &[Column],
+        codes: Option<&'a Codes>,
+        cap: usize,
+    ) -> Self {
+        let kinds = outputs
+            .iter()
+            .map(|o| match o {
+                TableColumn::Field(i) => Some(columns[*i].kind),
+                _ => None,
+            })
+            .collect();
         let mut b = Self {
-            projection,
+            outputs,
             kinds,
-            views: Vec::new(),
-            dates: Vec::new(),
+            codes,
+            builders: Vec::new(),
             rows: 0,
             cap,
         };
@@ -37,12 +66,25 @@ impl<'a> BatchBuilder<'a> {
     }
 
     fn reset(&mut self) {
-        let per = |k: ColumnKind| self.kinds.iter().filter(|&&x| x == k).count();
-        self.views = (0..per(ColumnKind::Text))
-            .map(|_| Vec::with_capacity(self.cap))
-            .collect();
-        self.dates = (0..per(ColumnKind::Date))
-            .map(|_| Vec::with_capacity(self.cap))
+        let cap = self.cap;
+        self.builders = self
+            .outputs
+            .iter()
+            .zip(&self.kinds)
+            .map(|(o, kind)| match (o, kind) {
+                (TableColumn::Field(i), Some(ColumnKind::Text)) => Builder::Text {
+                    field: *i,
+                    views: Vec::with_capacity(cap),
+                },
+                (TableColumn::Field(_), _) => Builder::Date(Vec::with_capacity(cap)),
+                (TableColumn::Code(i), _) => Builder::Code {
+                    field: *i,
+                    codes: Vec::with_capacity(cap),
+                    valid: BooleanBufferBuilder::new(cap),
+                    nulls: 0,
+                },
+                (TableColumn::Part, _) => Builder::Part,
+            })
             .collect();
         self.rows = 0;
     }
@@ -53,48 +95,67 @@ impl<'a> BatchBuilder<'a> {
 
     #[inline]
     pub(super) fn push(&mut self, bytes: &[u8], fields: &[(u32, u32)], date: i32) {
-        let (mut t, mut d) = (0, 0);
-        for (&col, &kind) in self.projection.iter().zip(&self.kinds) {
-            match kind {
-                ColumnKind::Text => {
-                    let (a, b) = fields[col];
-                    self.views[t].push(view(&bytes[a as usize..b as usize], a));
-                    t += 1;
+        for b in &mut self.builders {
+            match b {
+                Builder::Text { field, views } => {
+                    let (a, e) = fields[*field];
+                    views.push(view(&bytes[a as usize..e as usize], a));
                 }
-                ColumnKind::Date => {
-                    self.dates[d].push(date);
-                    d += 1;
+                Builder::Date(days) => days.push(date),
+                Builder::Code {
+                    field,
+                    codes,
+                    valid,
+                    nulls,
+                } => {
+                    let (a, e) = fields[*field];
+                    let code = self
+                        .codes
+                        .and_then(|c| c.get(&bytes[a as usize..e as usize]));
+                    codes.push(code.unwrap_or(0));
+                    valid.append(code.is_some());
+                    *nulls += usize::from(code.is_none());
                 }
+                Builder::Part => {}
             }
         }
         self.rows += 1;
     }
 
-    pub(super) fn finish(&mut self, schema: &SchemaRef, data: &Buffer) -> Result<RecordBatch> {
-        let (mut views, mut dates) = (
-            std::mem::take(&mut self.views).into_iter(),
-            std::mem::take(&mut self.dates).into_iter(),
-        );
-        let columns: Vec<ArrayRef> = self
-            .kinds
-            .iter()
-            .map(|k| -> ArrayRef {
-                match k {
-                    ColumnKind::Text => {
-                        let v = ScalarBuffer::from(views.next().unwrap_or_default());
-                        // SAFETY: every view was made by `make_view` from a slice of `data`
+    /// The batch of the rows pushed since the last one; `part` is the scan partition.
+    pub(super) fn finish(
+        &mut self,
+        schema: &SchemaRef,
+        data: &Buffer,
+        part: i32,
+    ) -> Result<RecordBatch> {
+        let rows = self.rows;
+        let columns: Vec<ArrayRef> = std::mem::take(&mut self.builders)
+            .into_iter()
+            .map(|b| -> ArrayRef {
+                match b {
+                    Builder::Text { views, .. } => {
+                        let v = ScalarBuffer::from(views);
+                        // SAFETY: every view was made by `view` from a slice of `data`
                         // (buffer 0) that lies inside one line, which was checked to be UTF-8.
                         Arc::new(unsafe {
                             StringViewArray::new_unchecked(v, vec![data.clone()], None)
                         })
                     }
-                    ColumnKind::Date => {
-                        Arc::new(Date32Array::from(dates.next().unwrap_or_default()))
+                    Builder::Date(days) => Arc::new(Date32Array::from(days)),
+                    Builder::Code {
+                        codes,
+                        mut valid,
+                        nulls,
+                        ..
+                    } => {
+                        let nulls = (nulls > 0).then(|| NullBuffer::new(valid.finish()));
+                        Arc::new(Int32Array::new(ScalarBuffer::from(codes), nulls))
                     }
+                    Builder::Part => Arc::new(Int32Array::from_value(part, rows)),
                 }
             })
             .collect();
-        let rows = self.rows;
         self.reset();
         let options = RecordBatchOptions::new().with_row_count(Some(rows));
         Ok(RecordBatch::try_new_with_options(

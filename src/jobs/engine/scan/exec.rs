@@ -15,6 +15,7 @@ use datafusion::common::{DataFusionError, Result, Statistics};
 use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricsSet};
@@ -26,8 +27,9 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
+use super::codes::Codes;
 use super::counts::LineCounts;
-use super::format::LogFormat;
+use super::format::{LogFormat, PART, TableColumn};
 use super::metrics::ScanMetrics;
 use super::parse::Parser;
 use super::read::{OVERHANG, read_lines, slices};
@@ -52,10 +54,12 @@ pub struct FileRange {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogScanSpec {
     pub format: LogFormat,
+    /// The advertiser codes the table's `advertiser_code` column looks up, if it has one.
+    pub codes: Option<Arc<Codes>>,
     pub store_url: String,
     /// Per output partition, its ranges in reading order.
     pub partitions: Vec<Vec<FileRange>>,
-    /// Indices of the format's columns that are output.
+    /// Indices of the table's columns (`LogFormat::table_columns`) that are output.
     pub projection: Vec<usize>,
     /// Keep only this day's rows (days since epoch): the pushed-down `date = …` predicate.
     pub day: Option<i32>,
@@ -100,6 +104,32 @@ impl LogScanSpec {
             .map(|r| r.end - r.start)
             .sum()
     }
+
+    /// The table columns output, in order.
+    pub fn outputs(&self) -> Vec<(String, TableColumn)> {
+        let all = self.format.table_columns(self.codes.is_some());
+        self.projection.iter().map(|&i| all[i].clone()).collect()
+    }
+
+    /// The output schema.
+    pub fn schema(&self) -> SchemaRef {
+        let table = self.format.table_schema(self.codes.is_some());
+        Arc::new(table.project(&self.projection).expect("a valid projection"))
+    }
+
+    /// Hash partitioned on `part` when it is output (each value is read by one partition, so
+    /// rows with equal `part` are in one partition: what a hash partitioning promises), else
+    /// of unknown partitioning. `n` partitions.
+    pub fn partitioning(&self, n: usize) -> Partitioning {
+        let part = self
+            .outputs()
+            .iter()
+            .position(|(_, c)| *c == TableColumn::Part);
+        match part {
+            Some(i) => Partitioning::Hash(vec![Arc::new(Column::new(PART, i))], n),
+            None => Partitioning::UnknownPartitioning(n),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -115,15 +145,10 @@ pub struct LogScanExec {
 
 impl LogScanExec {
     pub fn new(spec: LogScanSpec, io: Option<tokio::runtime::Handle>, batch_rows: usize) -> Self {
-        let schema = Arc::new(
-            spec.format
-                .schema()
-                .project(&spec.projection)
-                .expect("valid projection"),
-        );
+        let schema = spec.schema();
         let props = PlanProperties::new(
             EquivalenceProperties::new(schema.clone()),
-            Partitioning::UnknownPartitioning(spec.partitions.len().max(1)),
+            spec.partitioning(spec.partitions.len().max(1)),
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
@@ -151,12 +176,7 @@ impl DisplayAs for LogScanExec {
             .flatten()
             .map(|r| r.path.as_str())
             .collect();
-        let cols: Vec<&str> = self
-            .spec
-            .projection
-            .iter()
-            .map(|&i| self.spec.format.columns()[i].name.as_str())
-            .collect();
+        let cols: Vec<String> = self.spec.outputs().into_iter().map(|(n, _)| n).collect();
         match t {
             DisplayFormatType::TreeRender => write!(f, "files={}", files.len()),
             _ => write!(
@@ -258,11 +278,13 @@ impl ExecutionPlan for LogScanExec {
         reservation.try_grow(in_flight as usize)?;
         let parser = Arc::new(Parser::new(
             Arc::new(self.spec.format.clone()),
-            self.spec.projection.clone(),
+            self.spec.codes.clone(),
+            self.spec.outputs().into_iter().map(|(_, c)| c).collect(),
             self.schema.clone(),
             self.spec.day,
             self.batch_rows,
         ));
+        let part = partition as i32;
         let io = self.io.clone();
         let fetches = futures::stream::iter(ranges)
             .map(move |r| {
@@ -285,8 +307,9 @@ impl ExecutionPlan for LogScanExec {
                 let timer = m.baseline.elapsed_compute().timer();
                 let mut out = Vec::new();
                 let mut counts = LineCounts::default();
-                let result = slices(&bytes)
-                    .try_for_each(|s| parser.parse(&s, r.partition_date, &mut out, &mut counts));
+                let result = slices(&bytes).try_for_each(|s| {
+                    parser.parse(&s, r.partition_date, part, &mut out, &mut counts)
+                });
                 timer.done();
                 m.record(&counts, bytes.len());
                 result

@@ -1,4 +1,5 @@
-//! The shape of a raw log: its columns, in file order, as the scan types them.
+//! The shape of a raw log: its fields, in file order, as the scan types them, and the columns its
+//! table adds (`TableColumn`).
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -92,5 +93,55 @@ impl LogFormat {
                 })
                 .collect::<Vec<_>>(),
         ))
+    }
+}
+
+/// A column of a log's table, as the queries see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TableColumn {
+    /// Field `i` of the file.
+    Field(usize),
+    /// `part`: the scan partition that read the row. The scan declares its output hash
+    /// partitioned on it, so a `GROUP BY part, …` is aggregated where the rows were read, with no
+    /// exchange between threads or executors (a key may then appear once per partition).
+    Part,
+    /// `advertiser_code`: the code of field `i` (the advertiser id) in the table's `Codes`; NULL
+    /// for an id that has none.
+    Code(usize),
+}
+
+/// The name of the partition column.
+pub const PART: &str = "part";
+
+impl LogFormat {
+    /// The table's columns: the fields, `part`, and with codes `advertiser_code`.
+    pub fn table_columns(&self, coded: bool) -> Vec<(String, TableColumn)> {
+        let mut cols: Vec<(String, TableColumn)> = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), TableColumn::Field(i)))
+            .collect();
+        cols.push((PART.to_owned(), TableColumn::Part));
+        if coded {
+            let id = &self.columns[0].name;
+            let name = format!("{}_code", id.strip_suffix("_id").unwrap_or(id));
+            cols.push((name, TableColumn::Code(0)));
+        }
+        cols
+    }
+
+    /// The table's schema (fields are never null; a code is NULL for an id without one).
+    pub fn table_schema(&self, coded: bool) -> SchemaRef {
+        let fields: Vec<Field> = self
+            .table_columns(coded)
+            .into_iter()
+            .map(|(name, c)| match c {
+                TableColumn::Field(i) => self.schema().field(i).clone(),
+                TableColumn::Part => Field::new(name, DataType::Int32, false),
+                TableColumn::Code(_) => Field::new(name, DataType::Int32, true),
+            })
+            .collect();
+        Arc::new(Schema::new(fields))
     }
 }

@@ -9,6 +9,7 @@ use datafusion::physical_plan::metrics::{
 
 use super::counts::{LineCounts, Skip};
 use super::exec::LogScanExec;
+use super::sliced::SlicedScanExec;
 
 /// The scan's own metrics, by name; summed over partitions by [`scan_counts`].
 pub(super) struct ScanMetrics {
@@ -91,6 +92,9 @@ pub fn scan_progress(plan: &Arc<dyn ExecutionPlan>) -> (u64, u64) {
 fn visit(plan: &Arc<dyn ExecutionPlan>, f: &mut dyn FnMut(&LogScanExec)) {
     if let Some(scan) = plan.downcast_ref::<LogScanExec>() {
         f(scan);
+    }
+    if let Some(sliced) = plan.downcast_ref::<SlicedScanExec>() {
+        f(sliced.scan());
     }
     for child in plan.children() {
         visit(child, f);

@@ -10,12 +10,15 @@
 //! * `format` — a log's columns;
 //! * `parse` — bytes to batches, and the rules for bad rows;
 //! * `counts` — the lines kept and skipped, by reason;
+//! * `codes` — advertiser ids to dense integer codes, looked up as rows are parsed;
 //! * `batch` — the columns those batches are built in;
 //! * `delims` — where the commas and line ends are (64 bytes at a time);
 //! * `read` — one range's lines, aligned to line ends;
 //! * `exec` — the execution plan: ranges, prefetching;
+//! * `sliced` — the scan as it is planned: partitions listed by a child a Ballista task slices;
 //! * `metrics` — what each scan counts, and the counts of a plan's scans.
 mod batch;
+mod codes;
 mod counts;
 mod delims;
 mod exec;
@@ -23,6 +26,7 @@ mod format;
 mod metrics;
 mod parse;
 mod read;
+mod sliced;
 #[cfg(test)]
 mod tests;
 
@@ -36,16 +40,20 @@ use datafusion::datasource::{TableProvider, TableType};
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 
+pub use codes::Codes;
 pub use counts::{LineCounts, Skip};
 pub use exec::{FileRange, LogScanExec, LogScanSpec};
-pub use format::{ColumnKind, LogFormat};
+pub use format::{ColumnKind, LogFormat, PART, TableColumn};
 pub use metrics::{partition_counts, scan_counts, scan_progress};
 pub use parse::{epoch_days, parse_ymd};
+pub use sliced::SlicedScanExec;
 
 /// The files of one log, as a table.
 #[derive(Debug)]
 pub struct LogTable {
     format: LogFormat,
+    /// Seeds the `advertiser_code` column; without, the table has none.
+    codes: Option<Arc<Codes>>,
     schema: SchemaRef,
     /// The object store's URL (`file://`, `s3://bucket`), registered with the session.
     store_url: String,
@@ -57,13 +65,15 @@ pub struct LogTable {
 impl LogTable {
     pub fn new(
         format: LogFormat,
+        codes: Option<Arc<Codes>>,
         store_url: impl Into<String>,
         files: Vec<(String, u64, Option<i32>)>,
         io: Option<tokio::runtime::Handle>,
     ) -> Self {
         Self {
-            schema: format.schema(),
+            schema: format.table_schema(codes.is_some()),
             format,
+            codes,
             store_url: store_url.into(),
             files,
             io,
@@ -77,6 +87,10 @@ impl LogTable {
     /// What defines the table (for plans sent to other processes; see `cluster::codec`).
     pub fn format(&self) -> &LogFormat {
         &self.format
+    }
+
+    pub fn codes(&self) -> Option<&Arc<Codes>> {
+        self.codes.as_ref()
     }
 
     pub fn store_url(&self) -> &str {
@@ -149,17 +163,15 @@ impl TableProvider for LogTable {
         let config = state.config();
         let spec = LogScanSpec {
             format: self.format.clone(),
+            codes: self.codes.clone(),
             store_url: self.store_url.clone(),
             partitions: LogScanSpec::plan_ranges(&self.files, config.target_partitions()),
             projection: projection
                 .cloned()
-                .unwrap_or_else(|| (0..self.format.columns().len()).collect()),
+                .unwrap_or_else(|| (0..self.schema.fields().len()).collect()),
             day: filters.iter().find_map(|f| self.day_of(f)),
         };
-        Ok(Arc::new(LogScanExec::new(
-            spec,
-            self.io.clone(),
-            config.batch_size(),
-        )))
+        let scan = LogScanExec::new(spec, self.io.clone(), config.batch_size());
+        Ok(Arc::new(SlicedScanExec::over(Arc::new(scan))?))
     }
 }

@@ -20,16 +20,19 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::Result;
 
 use super::batch::BatchBuilder;
+use super::codes::Codes;
 use super::counts::LineCounts;
 use super::delims::{Delims, may_have_bad_bytes};
-use super::format::{ColumnKind, LogFormat};
+use super::format::{ColumnKind, LogFormat, TableColumn};
 
 /// What one scan of one table parses: the format, the columns it outputs, the day it keeps.
 #[derive(Debug, Clone)]
 pub struct Parser {
     format: Arc<LogFormat>,
-    /// Indices into the format's columns, in output order.
-    projection: Vec<usize>,
+    /// The table's columns it outputs, in output order.
+    outputs: Vec<TableColumn>,
+    /// The advertiser codes, for an `advertiser_code` column.
+    codes: Option<Arc<Codes>>,
     schema: SchemaRef,
     /// Keep only rows of this day (days since 1970-01-01), with its text for a fast compare.
     day: Option<(i32, [u8; 10])>,
@@ -42,7 +45,8 @@ const MAX_FIELDS: usize = 16;
 impl Parser {
     pub fn new(
         format: Arc<LogFormat>,
-        projection: Vec<usize>,
+        codes: Option<Arc<Codes>>,
+        outputs: Vec<TableColumn>,
         schema: SchemaRef,
         day: Option<i32>,
         batch_rows: usize,
@@ -50,7 +54,8 @@ impl Parser {
         assert!(format.columns().len() < MAX_FIELDS, "too many columns");
         Self {
             format,
-            projection,
+            outputs,
+            codes,
             schema,
             day: day.map(|d| (d, format_day(d))),
             batch_rows: batch_rows.max(1),
@@ -59,11 +64,12 @@ impl Parser {
 
     /// Parses `buf`, which holds whole lines only (each ended by `\n`, but for a file's last),
     /// into batches of at most `batch_rows` rows. `partition_date` is the file's hive partition
-    /// date, if any (rows may then leave the date out).
+    /// date, if any (rows may then leave the date out); `part` the scan partition reading it.
     pub fn parse(
         &self,
         buf: &bytes::Bytes,
         partition_date: Option<i32>,
+        part: i32,
         out: &mut Vec<RecordBatch>,
         counts: &mut LineCounts,
     ) -> Result<()> {
@@ -81,7 +87,8 @@ impl Parser {
         let data = Buffer::from(buf.clone());
         let bytes: &[u8] = buf;
 
-        let mut batch = BatchBuilder::new(&self.projection, columns, self.batch_rows);
+        let codes = self.codes.as_deref();
+        let mut batch = BatchBuilder::new(&self.outputs, columns, codes, self.batch_rows);
         // Field bounds of the current line; only the first `n_cols` are kept.
         let mut fields = [(0u32, 0u32); MAX_FIELDS];
         let (mut commas, mut line_start, mut field_start) = (0usize, 0usize, 0usize);
@@ -177,11 +184,11 @@ impl Parser {
             counts.rows += 1;
             batch.push(bytes, &fields, date);
             if batch.len() == self.batch_rows {
-                out.push(batch.finish(&self.schema, &data)?);
+                out.push(batch.finish(&self.schema, &data, part)?);
             }
         }
         if batch.len() > 0 {
-            out.push(batch.finish(&self.schema, &data)?);
+            out.push(batch.finish(&self.schema, &data, part)?);
         }
         Ok(())
     }

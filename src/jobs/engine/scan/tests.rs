@@ -20,8 +20,10 @@ fn day(s: &str) -> i32 {
 
 fn parser(format: LogFormat, day: Option<i32>, batch_rows: usize) -> Parser {
     let schema = format.schema();
-    let projection = (0..format.columns().len()).collect();
-    Parser::new(Arc::new(format), projection, schema, day, batch_rows)
+    let outputs = (0..format.columns().len())
+        .map(TableColumn::Field)
+        .collect();
+    Parser::new(Arc::new(format), None, outputs, schema, day, batch_rows)
 }
 
 /// Parses `text` and returns the rows as strings (dates as YYYY-MM-DD) and the counts.
@@ -31,6 +33,7 @@ fn parse(p: &Parser, text: &[u8], partition: Option<i32>) -> (Vec<Vec<String>>, 
     p.parse(
         &Bytes::copy_from_slice(text),
         partition,
+        0,
         &mut out,
         &mut counts,
     )
@@ -135,6 +138,7 @@ fn batches_hold_at_most_batch_rows() {
     p.parse(
         &Bytes::from_static(b"a\nb\nc\nd\ne\n"),
         None,
+        0,
         &mut out,
         &mut counts,
     )
@@ -228,6 +232,7 @@ async fn the_table_scans_with_sql() {
     ctx.register_object_store(&url, store);
     let table = LogTable::new(
         LogFormat::ads_views(),
+        None,
         "memory://",
         vec![("ads".into(), text.len() as u64, None)],
         None,
@@ -295,4 +300,71 @@ fn views_are_arrows_own() {
             "{len}"
         );
     }
+}
+
+/// With codes, each row's advertiser is looked up as it is parsed (NULL without a code), and a
+/// `GROUP BY part, …` is aggregated in the scan's own partitions: no repartition in the plan.
+#[tokio::test]
+async fn codes_and_partitions_reach_sql() {
+    let store = Arc::new(InMemory::new());
+    let mut text = String::from("advertiser_id,product_id,date\n");
+    for i in 0..40_000 {
+        let adv = ["A", "B", "Z"][i % 3];
+        text.push_str(&format!("{adv},p{},2024-05-01\n", i % 7));
+    }
+    for name in ["pv1", "pv2"] {
+        let body = PutPayload::from(text.clone().into_bytes());
+        store.put(&ObjPath::from(name), body).await.unwrap();
+    }
+    let mut config = datafusion::prelude::SessionConfig::new().with_target_partitions(2);
+    config.options_mut().optimizer.subset_repartition_threshold = 1;
+    let ctx = datafusion::prelude::SessionContext::new_with_config(config);
+    ctx.register_object_store(&url::Url::parse("memory://").unwrap(), store);
+    let codes = Arc::new(Codes::new(vec!["A".into(), "B".into()]));
+    // Two files: a range each, one per partition.
+    let size = text.len() as u64;
+    let files = vec![("pv1".into(), size, None), ("pv2".into(), size, None)];
+    let table = LogTable::new(
+        LogFormat::product_views(),
+        Some(codes),
+        "memory://",
+        files,
+        None,
+    );
+    ctx.register_table("product_views", Arc::new(table))
+        .unwrap();
+    let df = ctx
+        .sql(
+            "SELECT part, advertiser_code, count(*) AS n FROM product_views \
+              GROUP BY part, advertiser_code",
+        )
+        .await
+        .unwrap();
+    let plan = df.create_physical_plan().await.unwrap();
+    let shown = datafusion::physical_plan::displayable(plan.as_ref())
+        .indent(true)
+        .to_string();
+    assert!(!shown.contains("RepartitionExec"), "{shown}");
+    let batches = datafusion::physical_plan::collect(plan, ctx.task_ctx())
+        .await
+        .unwrap();
+    let mut by_code = std::collections::BTreeMap::new();
+    for b in &batches {
+        let code = b
+            .column(1)
+            .as_primitive::<datafusion::arrow::datatypes::Int32Type>();
+        let n = b
+            .column(2)
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        for i in 0..b.num_rows() {
+            let key = (!code.is_null(i)).then(|| code.value(i));
+            *by_code.entry(key).or_insert(0) += n.value(i);
+        }
+    }
+    let expected = std::collections::BTreeMap::from([
+        (Some(0), 2 * 13_334),
+        (Some(1), 2 * 13_333),
+        (None, 2 * 13_333),
+    ]);
+    assert_eq!(by_code, expected);
 }

@@ -1,17 +1,23 @@
 //! `adrec gen-data`: deterministic synthetic logs in the course layout, at any scale.
 //!
 //! Like the course notebook: active and inactive advertisers with 20-character ids, a catalogue of
-//! 6-character product ids each, uniform picks, `click` vs `impression` by `--click-rate`, rows in
-//! date order. The same options and seed always give the same bytes.
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+//! 6-character product ids each, uniform picks (or, with `--zipf S`, products by a Zipf law: the
+//! catalogue's k-th product picked in proportion to 1/k^S, as real catalogues skew), `click` vs
+//! `impression` by `--click-rate`, rows in date order. The same options and seed always give the
+//! same bytes.
+mod files;
+
+use std::fs;
+use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::Context;
 use chrono::{Days, NaiveDate};
 use clap::{Args, ValueEnum};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+
+use files::{Logs, writer};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Layout {
@@ -35,6 +41,9 @@ pub struct GenOptions {
     /// Catalogue size per advertiser.
     #[arg(long, default_value_t = 100)]
     pub products: usize,
+    /// Pick products by a Zipf law of this exponent (e.g. 1.1) instead of uniformly.
+    #[arg(long)]
+    pub zipf: Option<f64>,
     #[arg(long, default_value_t = 7)]
     pub days: u64,
     /// First day, YYYY-MM-DD.
@@ -72,6 +81,7 @@ impl Default for GenOptions {
             advertisers: 20,
             inactive: 5,
             products: 100,
+            zipf: None,
             days: 7,
             start: NaiveDate::from_ymd_opt(2024, 5, 1).expect("a date"),
             views_per_day: 3300,
@@ -110,6 +120,7 @@ pub fn generate(o: &GenOptions) -> anyhow::Result<String> {
     }
     active.flush()?;
 
+    let pick = Pick::new(o.products, o.zipf)?;
     let (mut views, mut ads) = (0u64, 0u64);
     let mut files = Logs::new(&o.dir, o.layout, nl)?;
     for d in 0..o.days {
@@ -122,12 +133,12 @@ pub fn generate(o: &GenOptions) -> anyhow::Result<String> {
         let (pv, av) = files.for_day(day)?;
         for _ in 0..o.views_per_day * scale {
             let a = rng.random_range(0..total);
-            let p = &catalogue[a][rng.random_range(0..o.products)];
+            let p = &catalogue[a][pick.one(&mut rng)];
             write!(pv, "{},{p},{day}{nl}", advertisers[a])?;
         }
         for _ in 0..o.ads_per_day * scale {
             let a = rng.random_range(0..total);
-            let p = &catalogue[a][rng.random_range(0..o.products)];
+            let p = &catalogue[a][pick.one(&mut rng)];
             let kind = if rng.random_bool(o.click_rate) {
                 "click"
             } else {
@@ -159,79 +170,55 @@ pub fn generate(o: &GenOptions) -> anyhow::Result<String> {
     ))
 }
 
+/// How a product is picked from a catalogue: uniformly, or by rank with a Zipf law.
+enum Pick {
+    Uniform(usize),
+    /// The cumulative weights of the ranks, the last 1.
+    Zipf(Vec<f64>),
+}
+
+impl Pick {
+    fn new(products: usize, zipf: Option<f64>) -> anyhow::Result<Self> {
+        anyhow::ensure!(products > 0, "--products must be at least 1");
+        let Some(s) = zipf else {
+            return Ok(Pick::Uniform(products));
+        };
+        anyhow::ensure!(
+            s > 0.0 && s.is_finite(),
+            "--zipf must be a positive exponent"
+        );
+        let mut cdf: Vec<f64> = (1..=products).map(|k| (k as f64).powf(-s)).collect();
+        let mut sum = 0.0;
+        for w in &mut cdf {
+            sum += *w;
+            *w = sum;
+        }
+        cdf.iter_mut().for_each(|w| *w /= sum);
+        Ok(Pick::Zipf(cdf))
+    }
+
+    #[inline]
+    fn one(&self, rng: &mut SmallRng) -> usize {
+        match self {
+            Pick::Uniform(n) => rng.random_range(0..*n),
+            Pick::Zipf(cdf) => {
+                let u: f64 = rng.random();
+                cdf.partition_point(|&c| c <= u).min(cdf.len() - 1)
+            }
+        }
+    }
+}
+
 fn id(rng: &mut SmallRng, len: usize, alphabet: &[u8]) -> String {
     (0..len)
         .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
         .collect()
 }
 
-fn writer(path: &Path) -> anyhow::Result<BufWriter<File>> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent)?;
-    }
-    let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    Ok(BufWriter::with_capacity(1 << 20, f))
-}
-
-/// The two log files being written, opened per day for the daily and hive layouts.
-struct Logs<'a> {
-    dir: &'a Path,
-    layout: Layout,
-    nl: &'a str,
-    current: Option<(BufWriter<File>, BufWriter<File>)>,
-}
-
-impl<'a> Logs<'a> {
-    fn new(dir: &'a Path, layout: Layout, nl: &'a str) -> anyhow::Result<Self> {
-        let mut logs = Self {
-            dir,
-            layout,
-            nl,
-            current: None,
-        };
-        if layout == Layout::Single {
-            logs.current = Some(logs.open(Path::new("product_views"), Path::new("ads_views"))?);
-        }
-        Ok(logs)
-    }
-
-    fn open(&self, pv: &Path, av: &Path) -> anyhow::Result<(BufWriter<File>, BufWriter<File>)> {
-        let (mut p, mut a) = (writer(&self.dir.join(pv))?, writer(&self.dir.join(av))?);
-        write!(p, "advertiser_id,product_id,date{}", self.nl)?;
-        write!(a, "advertiser_id,product_id,type,date{}", self.nl)?;
-        Ok((p, a))
-    }
-
-    fn for_day(
-        &mut self,
-        day: NaiveDate,
-    ) -> anyhow::Result<(&mut BufWriter<File>, &mut BufWriter<File>)> {
-        let layout = self.layout;
-        let rel = |log: &str| match layout {
-            Layout::Single => PathBuf::from(log),
-            Layout::Daily => PathBuf::from(format!("{log}/{day}.csv")),
-            Layout::Hive => PathBuf::from(format!("{log}/date={day}/part-0.csv")),
-        };
-        if layout != Layout::Single {
-            self.finish()?;
-            self.current = Some(self.open(&rel("product_views"), &rel("ads_views"))?);
-        }
-        let (p, a) = self.current.as_mut().expect("opened");
-        Ok((p, a))
-    }
-
-    fn finish(&mut self) -> anyhow::Result<()> {
-        if let Some((mut p, mut a)) = self.current.take() {
-            p.flush()?;
-            a.flush()?;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn options(dir: &Path, layout: Layout) -> GenOptions {
         GenOptions {
@@ -298,6 +285,24 @@ mod tests {
             1 + 3,
             "inactive advertisers are not listed"
         );
+    }
+
+    #[test]
+    fn zipf_picks_favour_the_first_products() {
+        let pick = Pick::new(1000, Some(1.1)).unwrap();
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut hits = vec![0u32; 1000];
+        for _ in 0..100_000 {
+            hits[pick.one(&mut rng)] += 1;
+        }
+        // P(k) ~ 1/k^1.1: the first product about twice the second, far above the tenth.
+        assert!(
+            hits[0] > hits[1] * 3 / 2 && hits[1] > hits[9] * 5,
+            "{:?}",
+            &hits[..10]
+        );
+        assert!(hits.iter().filter(|&&h| h > 0).count() > 500);
+        assert!(Pick::new(10, Some(0.0)).is_err());
     }
 
     #[test]

@@ -1,0 +1,164 @@
+//! What each written partition reports (`write::PartWriteExec`), and how a stage turns the
+//! reports of one query into its result: exactly one report per scan partition, every
+//! partition reported, and the rows adding up, or an error. Files of attempts not chosen (a
+//! retried task's, a task that died mid-write) are named for deletion.
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+use super::scan::LineCounts;
+use super::write::WriteSpec;
+use crate::domain::{Outcome, OutcomeCounts};
+use crate::jobs::store::{Location, ManifestFile};
+
+/// One written partition.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PartReport {
+    pub table: String,
+    /// `<run id>-<attempt>`: names the file and the report.
+    pub attempt: String,
+    /// The file, relative to the date directory; none if nothing was kept.
+    pub file: Option<String>,
+    /// Rows in the file.
+    pub rows: u64,
+    /// Events they stand for (the sum of `n`).
+    pub events: u64,
+    /// Every input row's events by outcome.
+    pub outcomes: OutcomeCounts,
+    /// The scan partitions that fed it.
+    pub scans: Vec<ScanReport>,
+}
+
+/// One scan partition: which of how many, and its lines.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScanReport {
+    pub partition: usize,
+    pub of: usize,
+    pub counts: LineCounts,
+}
+
+/// A query's written output, reports checked.
+#[derive(Debug, Default)]
+pub struct Written {
+    pub files: Vec<ManifestFile>,
+    /// Events by outcome, the scans' bad lines included.
+    pub outcomes: OutcomeCounts,
+    /// The scans' line counts, summed.
+    pub scan: LineCounts,
+}
+
+/// Reads the reports of `spec` under `work`, keeps one per scan partition, checks them, and
+/// deletes the reports and every file of an attempt not kept.
+pub async fn collect(work: &Location, date_dir: &str, spec: &WriteSpec) -> anyhow::Result<Written> {
+    let reports_dir = format!("{date_dir}{}", spec.reports());
+    let entries = work
+        .list(&reports_dir)
+        .await
+        .context("listing the written partitions")?;
+    let mut reports = Vec::new();
+    for e in entries.iter().filter(|e| e.rel.ends_with(".json")) {
+        let bytes = work
+            .get(&e.rel)
+            .await?
+            .with_context(|| format!("report {} vanished", e.rel))?;
+        let r: PartReport = serde_json::from_slice(&bytes)
+            .with_context(|| format!("report {} is unreadable", e.rel))?;
+        reports.push(r);
+    }
+    // Deterministic: attempts in name order; the first to cover a scan partition wins.
+    reports.sort_by(|a, b| a.attempt.cmp(&b.attempt));
+    let (mut chosen, mut covered, mut expected) = (Vec::new(), BTreeSet::new(), None);
+    for r in reports {
+        // A partition with no scan below it was fed by an exchange: its rows cannot be told
+        // from another attempt's, so the plan is not one this check can vouch for.
+        if r.scans.is_empty() {
+            bail!(
+                "a written partition of {} ({}) had no log scan below it: the plan moved rows \
+                 between partitions",
+                spec.table,
+                r.attempt
+            );
+        }
+        let parts: Vec<usize> = r.scans.iter().map(|s| s.partition).collect();
+        if parts.iter().all(|p| !covered.contains(p)) {
+            covered.extend(parts);
+            expected = r.scans.first().map(|s| s.of);
+            chosen.push(r);
+        }
+    }
+    let n = expected.unwrap_or(0);
+    if n == 0 || covered.len() != n || covered.iter().any(|&p| p >= n) {
+        bail!(
+            "the write of {} reported {} of {} scan partitions under {}: the counts would be \
+             incomplete",
+            spec.table,
+            covered.len(),
+            if n == 0 { "?".into() } else { n.to_string() },
+            work.url_of(&reports_dir)
+        );
+    }
+    let mut written = Written::default();
+    for r in &chosen {
+        written.outcomes.merge(&r.outcomes);
+        for s in &r.scans {
+            written.scan.add(&s.counts);
+        }
+        if let Some(file) = &r.file {
+            let path = file.clone();
+            written.files.push(ManifestFile {
+                table: spec.table.clone(),
+                path,
+                rows: r.rows,
+                events: Some(r.events),
+            });
+        }
+    }
+    // Every row the scans produced has exactly one outcome.
+    let produced = written.scan.rows;
+    let judged: u64 = [Outcome::Kept, Outcome::Inactive, Outcome::BadType]
+        .iter()
+        .map(|o| written.outcomes.get(*o))
+        .sum();
+    if produced != judged {
+        bail!(
+            "the write of {} does not add up: the scans read {produced} rows of the day, the \
+             written partitions account for {judged}",
+            spec.table
+        );
+    }
+    written.outcomes.merge(&written.scan.outcomes());
+    sweep_unchosen(work, date_dir, spec, &chosen, &entries).await;
+    Ok(written)
+}
+
+/// Deletes the reports, and the data files of attempts that were not chosen.
+async fn sweep_unchosen(
+    work: &Location,
+    date_dir: &str,
+    spec: &WriteSpec,
+    chosen: &[PartReport],
+    reports: &[crate::jobs::store::Entry],
+) {
+    let keep: BTreeMap<&str, ()> = chosen
+        .iter()
+        .filter_map(|r| r.file.as_deref().map(|f| (f, ())))
+        .collect();
+    let table_dir = format!("{date_dir}{}/", spec.table);
+    let mut gone: Vec<String> = reports.iter().map(|e| e.rel.clone()).collect();
+    match work.list(&table_dir).await {
+        Ok(files) => gone.extend(
+            files
+                .into_iter()
+                .filter(|e| {
+                    let rel = &e.rel[date_dir.len()..];
+                    rel.contains(&spec.run_id.to_string()) && !keep.contains_key(rel)
+                })
+                .map(|e| e.rel),
+        ),
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not list the written files"),
+    }
+    if let Err(e) = work.delete(&gone).await {
+        tracing::warn!(error = %format!("{e:#}"), "could not delete unchosen write attempts");
+    }
+}
