@@ -1,27 +1,35 @@
 #!/usr/bin/env bash
 # Scale benchmark: the bench day (scripts/bench-data.sh: 8M ad events + 4M views a day in
-# two-day files, 1.1 GB) through `adrec run pipeline`, in-process and then on a local Ballista
-# cluster (`adrec scheduler` + 1 and 2 `adrec executor`s, ENGINE_URL=df://…). Prints each run's
-# time by stage, the cluster's overhead against in-process, the scan throughput per executor,
-# and checks that every run published the same rows. On one machine executors share its cores
-# (each gets cores/N task slots), so expect no speed-up: the point is the overhead and a
-# per-executor throughput to size a real cluster from.
-#   ADREC_BIN (a build with --features ballista)  BENCH_EXECUTORS="1 2"  BENCH_SCALE=1
+# two-day files, 1.1 GB) through `adrec run pipeline` on a local Ballista cluster of 1, 2 and 4
+# executors (ENGINE_URL=df://…), and in-process for reference. Executors on one machine share
+# its cores, so each runs in a cgroup-v1 CPU controller group capped at a quarter of a core
+# (cpu.cfs_quota_us=25000 of cpu.cfs_period_us=100000) with one task slot: N executors have N/4
+# of a core, and the speed-up over one executor is what more machines would give. The scheduler
+# and the service run outside the caps. Prints each run's time by stage, the speed-up and
+# efficiency over 1 executor, what the run spent outside the executors' work (the serial part),
+# and checks that every run published the same rows.
+#   ADREC_BIN  BENCH_EXECUTORS="1 2 4"  BENCH_SCALE=1  BENCH_QUOTA_US=25000  (root: cgroups)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 source "$here/scripts/lib.sh"
 day=2026-11-20
-executors="${BENCH_EXECUTORS:-1 2}"
-cores=$(nproc)
+executors="${BENCH_EXECUTORS:-1 2 4}"
+quota="${BENCH_QUOTA_US:-25000}"
 raw=$("$here/scripts/bench-data.sh" "${BENCH_SCALE:-1}")
 work=$(mktemp -d /tmp/adrec-bench-scale.XXXXXX)
+cg=/sys/fs/cgroup/cpu
+[ -w "$cg" ] || { echo "bench-scale: needs a writable cgroup-v1 cpu controller at $cg (root)" >&2; exit 1; }
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+groups=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  for g in "${groups[@]}"; do rmdir "$g" 2>/dev/null || true; done
+  rm -rf "$work"
+}
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return; sleep 0.1; done; echo "nothing on port $1" >&2; exit 1; }
 bytes=$(cat "$raw/ads_views" "$raw/product_views" | wc -c)
-echo "== input: $(du -sh "$raw" | cut -f1) in $raw, the day $day; $cores cores"
+echo "== input: $(du -sh "$raw" | cut -f1) in $raw, the day $day; $(nproc) cores; executors capped at $quota/100000 of a core each"
 
 pipeline() { # NAME [ENGINE_URL]
   local db_url; db_url=$(fresh_db "adrec_bench_scale_$1")
@@ -29,36 +37,51 @@ pipeline() { # NAME [ENGINE_URL]
   local t0 t1
   t0=$(date +%s.%N)
   DATABASE_URL="$db_url" RAW_URL="file://$raw/" WORK_URL="file://$work/work-$1/" RUST_LOG=warn \
-    ENGINE_URL="${2:-}" "$ADREC_BIN" run pipeline --date "$day" > "$work/$1.run.json"
+    ENGINE_URL="${2:-}" "$ADREC_BIN" run pipeline --date "$day" > "$work/$1.run.json" || true
   t1=$(date +%s.%N)
   echo "$t0 $t1" > "$work/$1.time"
   psql "$db_url" -Atc "COPY (SELECT advertiser_id, model, rank, product_id, score, clicks, impressions, views
     FROM recommendations WHERE date = '$day' ORDER BY 1, 2, 3) TO STDOUT WITH (FORMAT csv)" > "$work/$1.csv"
 }
 
-echo "== in-process"
+# CPU seconds a process has used so far (user + system).
+proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
+
+echo "== in-process (uncapped, for reference)"
 pipeline inproc
 for n in $executors; do
-  echo "== cluster: 1 scheduler + $n executor(s), $((cores / n > 0 ? cores / n : 1)) task slots each"
+  echo "== cluster: 1 scheduler + $n executor(s), 1 task slot and $quota/100000 of a core each"
   sport=$(free_port)
-  "$ADREC_BIN" scheduler --bind "127.0.0.1:$sport" >"$work/scheduler-$n.log" 2>&1 & pids+=($!)
+  RUST_LOG=info "$ADREC_BIN" scheduler --bind "127.0.0.1:$sport" >"$work/scheduler-$n.log" 2>&1 & pids+=($!)
   wait_port "$sport"
+  epids=()
   for i in $(seq "$n"); do
+    g="$cg/adrec-bench-scale-$$-$n-$i"
+    mkdir -p "$g"; groups+=("$g")
+    echo 100000 > "$g/cpu.cfs_period_us"
+    echo "$quota" > "$g/cpu.cfs_quota_us"
     eport=$(free_port)
-    RUST_LOG=warn "$ADREC_BIN" executor --scheduler "127.0.0.1:$sport" --bind "127.0.0.1:$eport" \
-      --concurrency $((cores / n > 0 ? cores / n : 1)) --work-dir "$work/exec-$n-$i" >"$work/executor-$n-$i.log" 2>&1 & pids+=($!)
+    # The executor starts inside its group: a child of this subshell, moved in before exec.
+    ( echo "$BASHPID" > "$g/cgroup.procs"
+      RUST_LOG=warn exec "$ADREC_BIN" executor --scheduler "127.0.0.1:$sport" --bind "127.0.0.1:$eport" \
+        --concurrency 1 --work-dir "$work/exec-$n-$i" ) >"$work/executor-$n-$i.log" 2>&1 &
+    pids+=($!); epids+=($!)
     wait_port "$eport"
   done
   sleep 1
+  executors_cpu() { for p in "${epids[@]}"; do proc_cpu "$p"; done | awk '{s += $1} END {print s}'; }
+  before=$(executors_cpu)
   pipeline "cluster$n" "df://127.0.0.1:$sport"
+  after=$(executors_cpu)
+  echo "$before $after" > "$work/cluster$n.executor-cpu"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   pids=()
 done
 
-python3 - "$work" "$bytes" $executors <<'PY'
+python3 - "$work" "$bytes" "$quota" $executors <<'PY'
 import json, os, sys, filecmp
-work, nbytes, ns = sys.argv[1], int(sys.argv[2]), [int(n) for n in sys.argv[3:]]
+work, nbytes, quota, ns = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), [int(n) for n in sys.argv[4:]]
 stages = ["filter_data", "top_ctr", "top_product", "db_writing"]
 def load(name):
     run = json.load(open(os.path.join(work, f"{name}.run.json")))
@@ -67,19 +90,33 @@ def load(name):
         sys.exit(f"{name} failed: {run.get('error')}")
     return run, t1 - t0
 base, base_t = load("inproc")
-rows = [("in-process", 0, base, base_t)] + [(f"cluster, {n} executor(s)", n, *load(f"cluster{n}")) for n in ns]
+rows = [(f"{n} executor(s)", n, *load(f"cluster{n}")) for n in ns]
+one = next((t for _, n, _, t in rows if n == 1), None)
+share = quota / 100000
 print()
-print(f"{'engine':<24} {'total s':>8} " + " ".join(f"{s:>12}" for s in stages) + f" {'vs in-proc':>10} {'scan MB/s/executor':>19}")
+print(f"{'engine':<18} {'cores':>5} {'total s':>8} " + " ".join(f"{s:>12}" for s in stages) + f" {'speed-up':>9} {'efficiency':>10} {'executor CPU s':>15}")
+secs = [base["details"][s]["seconds"] for s in stages]
+print(f"{'in-process':<18} {'all':>5} {base_t:8.2f} " + " ".join(f"{x:12.2f}" for x in secs))
 for name, n, run, t in rows:
     secs = [run["details"][s]["seconds"] for s in stages]
-    over = f"{(t / base_t - 1) * 100:+.0f}%" if n else "—"
-    per = f"{nbytes / secs[0] / 1e6 / n:,.0f}" if n else f"{nbytes / secs[0] / 1e6:,.0f} (1 proc)"
-    print(f"{name:<24} {t:8.2f} " + " ".join(f"{x:12.2f}" for x in secs) + f" {over:>10} {per:>19}")
+    up = one / t if one else float("nan")
+    b, a = map(float, open(os.path.join(work, f"cluster{n}.executor-cpu")).read().split())
+    print(f"{name:<18} {n * share:5.2f} {t:8.2f} " + " ".join(f"{x:12.2f}" for x in secs)
+          + f" {up:8.2f}x {up / n * 100:9.0f}% {a - b:15.2f}")
+print()
+# The serial part: what a run spends that more executors do not shorten. With the executors'
+# CPU seconds W known, a perfectly parallel run would take W / (n * share); the rest is serial.
+for name, n, run, t in rows:
+    b, a = map(float, open(os.path.join(work, f"cluster{n}.executor-cpu")).read().split())
+    ideal = (a - b) / (n * share)
+    print(f"{name}: {t:.2f} s = {ideal:.2f} s of executor work at {n * share:.2f} cores + {t - ideal:.2f} s serial "
+          f"(service, scheduling, Postgres; by stage: " + ", ".join(
+              f"{s} {run['details'][s]['seconds']:.2f}" for s in stages) + ")")
 same = all(filecmp.cmp(os.path.join(work, "inproc.csv"), os.path.join(work, f"cluster{n}.csv"), shallow=False) for n in ns)
 b = base["details"]["filter_data"]
 print(f"\nanswers: {'identical' if same else 'DIFFERENT'} across engines ({sum(1 for _ in open(os.path.join(work, 'inproc.csv'))):,} rows); "
-      f"filter_data rows in {b['rows_in']:,}, kept {b['rows_out']:,}, bad {b['bad_rows']:,}")
-for name, n, run, _ in rows[1:]:
+      f"filter_data rows in {b['rows_in']:,}, kept {b['rows_out']:,}, bad {b['bad_rows']:,}; input {nbytes / 1e6:,.0f} MB")
+for name, n, run, _ in rows:
     f = run["details"]["filter_data"]
     if (f["rows_in"], f["rows_out"], f["bad_rows"]) != (b["rows_in"], b["rows_out"], b["bad_rows"]):
         sys.exit(f"{name}: counts differ: {f['rows_in']}, {f['rows_out']}, {f['bad_rows']}")

@@ -49,3 +49,10 @@ run_job() {
   done
   echo "$run"
 }
+
+# wait_port PORT: until something listens on 127.0.0.1:PORT (30 s at most).
+wait_port() {
+  for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  echo "nothing listens on port $1" >&2
+  return 1
+}
