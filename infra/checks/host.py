@@ -1,4 +1,7 @@
-"""The Airflow host: its AMI, its keys, its address."""
+"""The Airflow host: its AMI, its keys, its address, its install, its database bootstrap, its logs."""
+
+import re
+from pathlib import Path
 
 from . import assertion
 from .model import (as_list, branches, each_resource, find_sub_variables, host_role, hosts, load_balancer_groups,
@@ -112,3 +115,110 @@ def airflow_host_stable_ip(t):
     if not load_balancer_groups(t):
         problems.append("no load balancer security group")
     return problems
+
+
+REPO = Path(__file__).resolve().parents[2]
+LOCK = REPO / "airflow" / "requirements.lock"
+
+
+def lock_unhashed(path=LOCK):
+    """The requirements of a pip lock file that carry no --hash (continuation lines joined)."""
+    text = re.sub(r"\\\n\s*", " ", path.read_text())
+    reqs = [line.split(";")[0].strip() for line in text.splitlines() if line.strip() and not line.startswith(("#", "-r"))]
+    return [r.split()[0] for r in reqs if "--hash=sha256:" not in r]
+
+
+def pip_installs(script):
+    return [m.group(0) for m in re.finditer(r"pip install(?:\\\n|[^\n])*", script)]
+
+
+def undo_pip_hashes(docs):
+    for _, r in each_resource(docs):
+        data = r.get("Properties", {}).get("UserData")
+        if data is not None:
+            parts = data["Fn::Base64"]["Fn::Join"][1]
+            parts[1] = parts[1].replace("--require-hashes", "")
+
+
+@assertion(undo_pip_hashes)
+def airflow_pip_hashes(t):
+    """The host installs Airflow with `pip install --require-hashes` from airflow/requirements.lock, in
+    which every requirement carries its sha256 (every pip install of the user data checks hashes)."""
+    problems = [f"{LOCK.relative_to(REPO)}: no hash for {r}" for r in lock_unhashed()]
+    for host in hosts(t):
+        installs = pip_installs(user_data(t, host))
+        if not installs:
+            problems.append(f"{host}: the user data installs nothing with pip")
+        problems += [f"{host}: '{i[:60]}…' checks no hashes" for i in installs
+                     if "--require-hashes" not in i or "requirements.lock" not in i]
+    return problems or ([] if hosts(t) else ["no Airflow host"])
+
+
+def heredoc(script, path):
+    """The body of `cat > path <<TAG ... TAG` in a script, or None."""
+    m = re.search(r"cat > " + re.escape(path) + r" <<'?(\w+)'?\n(.*?)\n\s*\1\n", script, re.S)
+    return m.group(2) if m else None
+
+
+def undo_master_in_conf(docs):
+    for _, r in each_resource(docs):
+        data = r.get("Properties", {}).get("UserData")
+        if data is not None:
+            parts = data["Fn::Base64"]["Fn::Join"][1]
+            parts[1] = parts[1].replace("REGION=$REGION\n", "REGION=$REGION\nMASTER_SECRET=$MASTER_SECRET\n", 1)
+
+
+@assertion(undo_master_in_conf)
+def db_master_secret_first_boot_only(t):
+    """The RDS master secret reaches only the first boot's db_init.py, through its environment, and
+    db_init.py reads it only when the service's and Airflow's logins do not work yet: it is in no file
+    on the host (host.conf) and in nothing the 5-minute refresh runs."""
+    problems = []
+    for host in hosts(t):
+        script = user_data(t, host)
+        conf = heredoc(script, "/etc/adrec/host.conf")
+        if conf is None or "MASTER" in conf:
+            problems.append(f"{host}: host.conf {'is not written' if conf is None else 'holds the master secret'}")
+        for path in ("/usr/local/lib/adrec/airflow_env.py", "/usr/local/sbin/adrec-airflow-refresh",
+                     "/usr/local/lib/adrec/common.py"):
+            if "MASTER" in (heredoc(script, path) or ""):
+                problems.append(f"{host}: {path} reads the master secret")
+        init = heredoc(script, "/usr/local/lib/adrec/db_init.py") or ""
+        if 'os.environ["MASTER_SECRET"]' not in init or init.find("works(") > init.find("MASTER_SECRET\"]"):
+            problems.append(f"{host}: db_init.py does not try the logins before reading the master secret")
+        calls = [line for line in script.splitlines() if "db_init.py" in line and "cat >" not in line]
+        if not calls or not all(line.strip().startswith('MASTER_SECRET="$MASTER_SECRET" ') for line in calls):
+            problems.append(f"{host}: db_init.py is not given the master secret in its environment alone")
+    return problems or ([] if hosts(t) else ["no Airflow host"])
+
+
+def undo_remote_logs(docs):
+    for _, r in each_resource(docs):
+        data = r.get("Properties", {}).get("UserData")
+        if data is not None:
+            parts = data["Fn::Base64"]["Fn::Join"][1]
+            parts[1] = parts[1].replace('"AIRFLOW__LOGGING__REMOTE_LOGGING": "True"', '"AIRFLOW__LOGGING__REMOTE_LOGGING": "False"')
+
+
+@assertion(undo_remote_logs)
+def airflow_task_logs_outlive_host(t):
+    """Airflow ships its task logs to the data bucket (remote logging, s3://<bucket>/<prefix>), the host's
+    role may write and read that prefix, and a lifecycle rule expires it."""
+    problems = []
+    for host in hosts(t):
+        script = user_data(t, host)
+        folder = re.search(r'"AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER": f?"s3://[^/]+/([\w-]+)"', script)
+        if '"AIRFLOW__LOGGING__REMOTE_LOGGING": "True"' not in script or not folder:
+            problems.append(f"{host}: Airflow's remote task logging to S3 is not on")
+            continue
+        prefix = folder.group(1) + "/"
+        writable = [st for st in role_statements(t, host_role(t, host))
+                    if "s3:PutObject" in as_list(st.get("Action")) and any(prefix + "*" in s for s in strings(st.get("Resource")))]
+        if not writable:
+            problems.append(f"{host}: its role cannot write {prefix}")
+        expiring = [rule for b in t.of_type("AWS::S3::Bucket").values()
+                    for rule in b["Properties"].get("LifecycleConfiguration", {}).get("Rules", [])
+                    if rule.get("Prefix") == prefix and rule.get("ExpirationInDays")]
+        if not expiring:
+            problems.append(f"no lifecycle rule expires {prefix}")
+    return problems or ([] if hosts(t) else ["no Airflow host"])
