@@ -22,4 +22,4 @@ def assertion(undo):
 
 def load_all():
     """Imports every module of assertions (registration happens on import)."""
-    from . import platform, https, host, data, alarms  # noqa: F401
+    from . import platform, https, host, data, alarms, watch, runbook  # noqa: F401
