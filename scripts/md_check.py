@@ -39,11 +39,16 @@ REF_DEF = re.compile(r"^\s{0,3}\[([^\]]+)\]:\s*(\S+)")
 
 def slug(text):
     """GitHub's anchor for a heading: its rendered text, lowercased, punctuation dropped, spaces to '-'."""
-    text = CODE_SPAN.sub(lambda m: m.group(2).strip(), text)
-    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links and images keep their text
-    text = re.sub(r"<[^>]+>", "", text)  # inline HTML
-    text = re.sub(r"(?<!\w)_+([^_]+?)_+(?!\w)", r"\1", text)  # _emphasis_ (snake_case stays)
-    text = re.sub(r"[^\w\- ]", "", text.strip().lower())
+    parts = CODE_SPAN.split(text)  # [prose, ticks, code, prose, ticks, code, ...]
+    rendered = []
+    for i, part in enumerate(parts):
+        if i % 3 == 2:
+            rendered.append(part.strip())  # code keeps its text, <ProjectName> included
+        elif i % 3 == 0:
+            part = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", part)  # links and images keep their text
+            part = re.sub(r"<[^>]+>", "", part)  # inline HTML
+            rendered.append(re.sub(r"(?<!\w)_+([^_]+?)_+(?!\w)", r"\1", part))  # _emphasis_, not snake_case
+    text = re.sub(r"[^\w\- ]", "", "".join(rendered).strip().lower())
     return text.replace(" ", "-")
 
 
@@ -212,11 +217,13 @@ EXPECTED = ["nowhere.md: no such file", "'no-such-heading'", "empty link target"
 GOOD = """# Good `sample`: links & anchors
 
 ## The `adrec-5xx-rate` alarm
+## `<ProjectName>-db-cpu` and <b>bold</b> `adrec_daily` task_failed
 ## Same
 ## Same
 <a id="custom-anchor"></a>
 
 [a](#good-sample-links--anchors) [b](#the-adrec-5xx-rate-alarm) [c](#same-1) [d](#custom-anchor)
+[i](#projectname-db-cpu-and-bold-adrec_daily-task_failed)
 [e](bad.md#bad-sample) [f](./) [g](https://example.org/x#y) [h][ref] [ref][] `[not](a link)` x[0][1]
 ![img](good.md "title") [under_score](#same)
 
