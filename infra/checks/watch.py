@@ -3,10 +3,12 @@ targets and the database are watched, failed ECS deployments are announced, and 
 publish to the alarm topic."""
 
 import json
+import re
+from pathlib import Path
 
 from . import assertion
 from .https import evaluate, exists
-from .model import alarm_topics, as_list, branches, each_resource, notifies, strings
+from .model import alarm_topics, as_list, each_resource, host_role, hosts, notifies, role_statements, strings, user_data
 
 # (namespace, metric) -> the dimensions the alarm must name, each with a check of its value.
 ELB, APPRUNNER, RDS = "AWS/ApplicationELB", "AWS/AppRunner", "AWS/RDS"
@@ -218,3 +220,39 @@ def alarm_topic_publishers(t):
     if not params:
         problems.append("no SSM parameter publishes the topic's ARN for the Airflow host")
     return problems
+
+
+DAG_FILE = Path(__file__).resolve().parents[2] / "airflow" / "dags" / "adrec_daily.py"
+
+
+def undo_topic_variable(docs):
+    for _, r in each_resource(docs):
+        data = r.get("Properties", {}).get("UserData")
+        if data is not None:
+            parts = data["Fn::Base64"]["Fn::Join"][1]
+            parts[1] = parts[1].replace("AIRFLOW_VAR_ADREC_ALERT_TOPIC_ARN", "ADREC_ALERT_TOPIC_ARN")
+
+
+@assertion(undo_topic_variable)
+def dag_notifications_reach_the_topic(t):
+    """The DAG's notifiers find the alarm topic: the Airflow host puts the SSM parameter that the service stack
+    fills with the topic's ARN into AIRFLOW_VAR_<the DAG's Variable>, and its role may read that parameter."""
+    found = re.search(r'^ALERT_TOPIC_VARIABLE = "(\w+)"', DAG_FILE.read_text(), re.M)
+    if not found:
+        return [f"{DAG_FILE.name}: no ALERT_TOPIC_VARIABLE"]
+    env_name = "AIRFLOW_VAR_" + found.group(1).upper()
+    params = [p["Properties"].get("Name") for p in t.of_type("AWS::SSM::Parameter").values()
+              if t.target(p["Properties"].get("Value")) in alarm_topics(t)]
+    names = {s.split("/", 2)[-1] for p in params for s in strings(p)}  # "/${ProjectName}/alarm-topic-arn" -> the tail
+    problems = [] if names else ["no SSM parameter holds the topic's ARN"]
+    for host in hosts(t):
+        script = user_data(t, host)
+        if f'env["{env_name}"]' not in script:
+            problems.append(f"{host}: the user data does not set {env_name}")
+        if not any(f"/${{ProjectName}}/{n}'" in script for n in names):
+            problems.append(f"{host}: the user data does not read the topic's SSM parameter")
+        readable = [s for st in role_statements(t, host_role(t, host)) if "ssm:GetParameter" in as_list(st.get("Action"))
+                    for s in strings(st.get("Resource"))]
+        if not any(s.endswith(f"parameter/${{ProjectName}}/{n}") for s in readable for n in names):
+            problems.append(f"{host}: its role may not read the topic's SSM parameter")
+    return problems or ([] if hosts(t) else ["no Airflow host"])
