@@ -8,7 +8,7 @@ BIN := $(CARGO_TARGET_DIR)/debug/adrec
 RELEASE_BIN := $(CARGO_TARGET_DIR)/release/adrec
 WITH_PG := scripts/with-pg.sh
 
-.PHONY: help demo up test fmt lint doc deny deny-advisories build release unit-test api-test api-spec-test airflow-test deploy-check docs-check \
+.PHONY: help demo up test fmt lint doc deny deny-advisories build release unit-test api-test api-spec-test airflow-test deploy-check docs-check md-check \
         bench bench-serve bench-pipeline bench-scale s3s-fs migrate db-shell clean-test-dbs docker \
         dashboard-check monitoring-check
 
@@ -82,8 +82,14 @@ airflow-test: build
 deploy-check:
 	scripts/deploy-check.sh
 
-docs-check: build
+docs-check: build md-check
 	$(WITH_PG) scripts/docs-serve-check.sh $(BIN)
+
+# Every committed *.md: code fences closed, relative links and #anchors resolve; every Prometheus
+# alert's runbook_url resolves. Its self-test first: a bad sample must raise each problem.
+md-check:
+	python3 scripts/md_check.py --self-test
+	python3 scripts/md_check.py
 
 # infra/monitoring/: promtool config and rule tests, compose.yaml's schema, a real Prometheus
 # scraping a live adrec (series, recording rules, alerts), the Grafana dashboard's queries.
@@ -94,7 +100,7 @@ monitoring-check: build
 dashboard-check: build
 	$(WITH_PG) scripts/dashboard-check.sh $(BIN)
 
-test: fmt lint doc deny unit-test api-test api-spec-test airflow-test deploy-check docs-check dashboard-check monitoring-check
+test: fmt lint doc deny unit-test api-test api-spec-test airflow-test deploy-check md-check docs-check dashboard-check monitoring-check
 	@echo "make test: all green"
 
 bench-serve:

@@ -24,7 +24,7 @@ if [[ "$want" != "$have" || ! -x "$venv/bin/airflow" ]]; then
     rm -rf "$venv"
     mkdir -p "$cache"
     "$python" -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$repo/airflow/requirements-test.txt"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes -r "$repo/airflow/requirements-test.txt"
     "$venv/bin/pip" check --disable-pip-version-check >&2
     echo "$want" >"$venv/.lock-sha256"  # written last: a broken install is redone next time
 fi

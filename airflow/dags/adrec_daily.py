@@ -30,9 +30,16 @@ While a run is running, each answer (the POST's 202, every long-poll's 202) logs
 A task that fails for good (not one that will be retried) calls `notify_failure`: one log line with the dag, task,
 ds, try, error and log URL, also POSTed as `{"text": line}` to `ADREC_AIRFLOW_ALERT_WEBHOOK` when that is set
 (a Slack incoming webhook, say). `send_alert` is the one function to change for another channel (airflow/README.md).
+It also publishes the alert to the SNS topic in the Airflow Variable `adrec_alert_topic_arn` (the amazon provider's
+`SnsNotifier`; on AWS the topic of the stack's alarms, set by the EC2 host as AIRFLOW_VAR_ADREC_ALERT_TOPIC_ARN).
+A run not finished `RUN_DEADLINE` (2 h) after it was queued publishes to the same topic: Airflow 3 dropped SLAs, and
+its deadline alert (3.1+) runs the notifier on the executor. Its topic is read when the file is parsed, from that
+same environment variable: a deadline callback renders its templates without `var`. Under `airflow dags test` the
+deadline is left out (see UNDER_DAGS_TEST).
 
 Env knobs, read when the file is parsed (defaults are the production ones): `ADREC_AIRFLOW_RETRIES` (3),
-`ADREC_AIRFLOW_RETRY_DELAY_SECONDS` (60, doubled per retry, at most 30 min). Read when a task fails:
+`ADREC_AIRFLOW_RETRY_DELAY_SECONDS` (60, doubled per retry, at most 30 min), `ADREC_AIRFLOW_RUN_DEADLINE_SECONDS`
+(7200). Read when a task fails:
 `ADREC_AIRFLOW_ALERT_WEBHOOK` (unset: the alert is only logged).
 """
 
@@ -42,6 +49,7 @@ import json
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
@@ -51,6 +59,7 @@ import jinja2
 import pendulum
 import requests
 import tenacity
+from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 from airflow.providers.http.hooks.http import HttpHook
 from airflow.providers.http.operators.http import HttpOperator
@@ -63,6 +72,10 @@ try:
     from airflow.sdk import CronDataIntervalTimetable  # Airflow 3 (3.3.2: airflow.sdk.definitions.timetables.interval)
 except ImportError:  # Airflow 2.x, or a task SDK without timetables
     from airflow.timetables.interval import CronDataIntervalTimetable
+try:
+    from airflow.sdk import DeadlineAlert, DeadlineReference, SyncCallback  # Airflow 3.1+
+except ImportError:  # older: no deadline alerts (and 3.0 has no SLAs either)
+    DeadlineAlert = DeadlineReference = SyncCallback = None
 
 # Server-side wait per request; the service clamps it to 110 s.
 WAIT_SECONDS = 100
@@ -381,6 +394,68 @@ def notify_failure(context: Mapping[str, Any]) -> None:
     send_alert(line, log)
 
 
+# The SNS side of the alerts: the topic is the Airflow Variable adrec_alert_topic_arn; aws_default gives the
+# region (the EC2 host's instance role gives the credentials).
+ALERT_TOPIC_VARIABLE = "adrec_alert_topic_arn"
+AWS_CONN_ID = "aws_default"
+RUN_DEADLINE = timedelta(seconds=float(os.environ.get("ADREC_AIRFLOW_RUN_DEADLINE_SECONDS", "7200")))
+# Airflow 3.3.2's `airflow dags test` (DAG.test) cannot mark a run of a DAG with a deadline successful: it reads the
+# alerts from an in-memory copy of the DAG where they are not yet database ids ("'dict' object has no attribute
+# 'hex'" in DeadlineAlertModel.get_by_id). Runs the scheduler makes are unaffected, and a `dags test` run is watched
+# by whoever started it, so the deadline is left out there.
+UNDER_DAGS_TEST = sys.argv[1:3] == ["dags", "test"]
+RUNBOOK = "infra/README.md#adrec_daily-"  # + task-failed / deadline-missed
+
+
+def sns_on_failure() -> SnsNotifier:
+    """A stage's SNS alert, rendered when the task fails: the topic from the Variable, at that moment.
+
+    One per task: a notifier renders its fields in place, so a shared one would keep the first task's text.
+    """
+    return SnsNotifier(
+        aws_conn_id=AWS_CONN_ID,
+        target_arn="{{ var.value.%s }}" % ALERT_TOPIC_VARIABLE,
+        subject="adrec: {{ ti.task_id }} failed for {{ ds }}",
+        message=(
+            "adrec alert: {{ ti.dag_id }}.{{ ti.task_id }} failed for ds {{ ds }} (try {{ ti.try_number }}): "
+            "{{ exception }} | log: {{ ti.log_url }} | runbook: " + RUNBOOK + "task-failed"
+        ),
+    )
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+def run_deadline() -> Any:
+    """The deadline alert of every run (Airflow 3.1+): not finished RUN_DEADLINE after it was queued.
+
+    Its callback runs on the executor with a context of `dag_run` and `deadline` only (no `var`), so the topic is
+    taken now, when the file is parsed, from the Variable's environment form.
+    """
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=RUN_DEADLINE,
+        callback=SyncCallback(
+            SnsNotifier,
+            kwargs={
+                "aws_conn_id": AWS_CONN_ID,
+                "target_arn": os.environ.get(f"AIRFLOW_VAR_{ALERT_TOPIC_VARIABLE.upper()}", ""),
+                "subject": "adrec: a run of adrec_daily missed its deadline",
+                "message": (
+                    "adrec alert: adrec_daily run {{ dag_run.dag_run_id }} (ds {{ dag_run.logical_date }}) is not "
+                    "finished at its deadline {{ deadline.deadline_time }}, %s after it was queued | runbook: "
+                    "%sdeadline-missed" % (_duration(RUN_DEADLINE), RUNBOOK)
+                ),
+            },
+        ),
+    )
+
+
 RETRIES = int(os.environ.get("ADREC_AIRFLOW_RETRIES", "3"))
 RETRY_DELAY = timedelta(seconds=float(os.environ.get("ADREC_AIRFLOW_RETRY_DELAY_SECONDS", "60")))
 
@@ -404,14 +479,16 @@ with DAG(
         # Bounds the long-poll loop; a day of logs takes seconds to minutes.
         "execution_timeout": timedelta(hours=2),
         "max_active_tis_per_dag": 1,
-        "on_failure_callback": notify_failure,
     },
+    # Not passed at all where there are no deadline alerts: Airflow 2.x's DAG takes no `deadline`.
+    **({"deadline": run_deadline()} if DeadlineAlert is not None and not UNDER_DAGS_TEST else {}),
     tags=["adrec"],
     doc_md=__doc__,
 ) as dag:
-    filter_data = AdrecJobOperator(task_id="filter_data", job="filter_data")
-    top_ctr = AdrecJobOperator(task_id="top_ctr", job="top_ctr")
-    top_product = AdrecJobOperator(task_id="top_product", job="top_product")
-    db_writing = AdrecJobOperator(task_id="db_writing", job="db_writing")
+    stages = {
+        job: AdrecJobOperator(task_id=job, job=job, on_failure_callback=[notify_failure, sns_on_failure()])
+        for job in ("filter_data", "top_ctr", "top_product", "db_writing")
+    }
+    filter_data, top_ctr, top_product, db_writing = stages.values()
 
     filter_data >> [top_ctr, top_product] >> db_writing

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from sns_stub import TEST_TOPIC, aws_connection
 from support import AIRFLOW, DAG_ID, DAGS
 
 if "AIRFLOW_HOME" not in os.environ:  # plain `pytest`: never touch ~/airflow
@@ -21,6 +22,10 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS)
 for knob in ("ADREC_AIRFLOW_RETRIES", "ADREC_AIRFLOW_RETRY_DELAY_SECONDS"):  # tests pass them per `dags test`
     os.environ.pop(knob, None)
 os.environ.pop("ADREC_AIRFLOW_ALERT_WEBHOOK", None)  # failing test runs must never page a real channel
+# ...nor publish to a real SNS topic: a test topic, and an aws_default that reaches no AWS (port 9, refused)
+# unless a test points it at its StubSns.
+os.environ["AIRFLOW_VAR_ADREC_ALERT_TOPIC_ARN"] = TEST_TOPIC
+os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = aws_connection("http://127.0.0.1:9")
 sys.path.insert(0, str(DAGS))  # `import adrec_daily` for the unit tests of its helpers
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import sys
 import types
@@ -11,8 +12,10 @@ from datetime import timedelta
 import jinja2
 import pendulum
 import pytest
+from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
 from airflow.providers.http.operators.http import HttpOperator
-from support import DAGS, TASKS
+from sns_stub import TEST_TOPIC
+from support import DAGS, REPO, TASKS
 
 WAIT = 100
 APP_RUNNER_CUT = 120
@@ -107,12 +110,62 @@ def test_retries_with_backoff(dag):
         assert task.retry_args["stop"] is not None and task.retry_args["retry"] is not None
 
 
-def test_every_stage_alerts_on_failure(dag):
+def test_every_stage_alerts_on_failure_in_the_log_and_through_sns(dag):
+    notifiers = []
     for task in dag.tasks:
-        callbacks = task.on_failure_callback
-        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+        log_line, sns = task.on_failure_callback
         # By name: the DagBag loads the file as a module of its own, so this is not `adrec_daily.notify_failure`.
-        assert [callback.__name__ for callback in callbacks] == ["notify_failure"], task.task_id
+        assert log_line.__name__ == "notify_failure", task.task_id
+        assert type(sns) is SnsNotifier, task.task_id  # the amazon provider's, not hand-written HTTP
+        assert sns.target_arn == "{{ var.value.adrec_alert_topic_arn }}"  # the topic is configuration, never code
+        assert sns.aws_conn_id == "aws_default"
+        assert "{{ ti.task_id }}" in sns.subject and "{{ ds }}" in sns.subject
+        assert "{{ exception }}" in sns.message and "infra/README.md#adrec_daily-task-failed" in sns.message
+        notifiers.append(sns)
+    assert len({id(n) for n in notifiers}) == len(TASKS)  # rendering mutates a notifier: one per task
+
+
+def run_deadline_of(dag):
+    deadlines = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
+    assert len(deadlines) == 1
+    return deadlines[0]
+
+
+def test_a_run_that_misses_its_deadline_notifies_sns(dag):
+    """Airflow 3 dropped SLAs; its deadline alert is the replacement: a run not done 2 h after it was queued."""
+    sdk = pytest.importorskip("airflow.sdk")
+    deadline = run_deadline_of(dag)
+    assert deadline.reference == sdk.DeadlineReference.DAGRUN_QUEUED_AT  # a backfilled old date is not "late"
+    assert deadline.interval == timedelta(hours=2)
+    assert type(deadline.callback) is sdk.SyncCallback  # on the executor: no triggerer runs on the host
+    assert deadline.callback.path == "airflow.providers.amazon.aws.notifications.sns.SnsNotifier"
+    kwargs = deadline.callback.kwargs
+    assert kwargs["target_arn"] == TEST_TOPIC == os.environ["AIRFLOW_VAR_ADREC_ALERT_TOPIC_ARN"]
+    assert kwargs["aws_conn_id"] == "aws_default"
+    assert "{{ dag_run.dag_run_id }}" in kwargs["message"] and "#adrec_daily-deadline-missed" in kwargs["message"]
+
+
+def test_the_deadline_survives_serialization(dag):
+    """The scheduler, which checks deadlines, works on the serialized DAG (where an alert is plain data)."""
+    serialization = pytest.importorskip("airflow.serialization.serialized_objects")
+    codec = serialization.DagSerialization
+    (restored,) = codec.from_dict(codec.to_dict(dag)).deadline
+    assert restored["reference"] == {"reference_type": "DagRunQueuedAtDeadline"}
+    assert restored["interval"]["__data__"] == 7200.0
+    callback = restored["callback"]["__data__"]
+    original = run_deadline_of(dag).callback
+    assert callback["path"] == original.path and callback["kwargs"] == original.kwargs
+
+
+def test_the_alerts_name_runbook_entries_that_exist(dag):
+    sys.path.insert(0, str(REPO / "scripts"))
+    from md_check import scan
+
+    anchors = scan((REPO / "infra" / "README.md").read_text())[2]
+    texts = [task.on_failure_callback[1].message for task in dag.tasks] + [run_deadline_of(dag).callback.kwargs["message"]]
+    named = {m for text in texts for m in re.findall(r"infra/README\.md#([\w-]+)", text)}
+    assert named == {"adrec_daily-task-failed", "adrec_daily-deadline-missed"}
+    assert named <= anchors
 
 
 def test_backoff_survives_serialization(dag):

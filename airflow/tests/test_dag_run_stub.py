@@ -6,6 +6,7 @@ import re
 from datetime import datetime, timezone
 
 from adrec_stub import StubJobsApi
+from sns_stub import TEST_TOPIC, StubSns
 from support import TASKS, dags_test, http_connection, output_of, run_states, tasks_test
 
 TOKEN = "stub-dagrun-token-51c2e0"
@@ -43,12 +44,13 @@ def test_dag_run_drives_every_stage_in_order(airflow_db):
 
 def test_dag_run_fails_when_the_service_refuses_the_token(airflow_db):
     day = "2024-11-22"
-    with StubJobsApi(TOKEN, {}) as api:
+    with StubJobsApi(TOKEN, {}) as api, StubSns() as sns:
         result = dags_test(
             day,
             http_connection(api.port, "a-revoked-token-0000", token_in="password"),
             ADREC_AIRFLOW_RETRIES="1",
             ADREC_AIRFLOW_RETRY_DELAY_SECONDS="1",
+            AIRFLOW_CONN_AWS_DEFAULT=sns.connection,
         )
 
     assert result.returncode != 0, output_of(result)
@@ -65,6 +67,13 @@ def test_dag_run_fails_when_the_service_refuses_the_token(airflow_db):
     assert alerts == ["2"], output_of(result)
     assert re.search(r"\(try 2\): AirflowException: jobs API refused the trigger: 401 unauthorized: [^|\n]+ \| log: "
                      r"http\S+/dags/adrec_daily/runs/\S+/tasks/filter_data\?try_number=2", result.stdout), output_of(result)
+    # ...and one SNS message, from the Variable's topic, through the provider's notifier.
+    assert [(c["TargetArn"], c["Subject"], c["signed"]) for c in sns.published] == [
+        (TEST_TOPIC, f"adrec: filter_data failed for {day}", True)], output_of(result)
+    (text,) = sns.messages()
+    assert text.startswith(f"adrec alert: adrec_daily.filter_data failed for ds {day} (try 2): ")
+    assert "401 unauthorized" in text and "a-revoked-token-0000" not in text
+    assert re.search(r"\| log: http\S+try_number=2 \| runbook: infra/README\.md#adrec_daily-task-failed$", text), text
 
 
 def today_utc() -> str:
@@ -73,9 +82,9 @@ def today_utc() -> str:
 
 def test_dag_run_refuses_a_day_that_is_not_over(airflow_db):
     day = today_utc()
-    with StubJobsApi(TOKEN, {}) as api:
+    with StubJobsApi(TOKEN, {}) as api, StubSns() as sns:
         result = dags_test(day, http_connection(api.port, TOKEN), ADREC_AIRFLOW_RETRIES="1",
-                           ADREC_AIRFLOW_RETRY_DELAY_SECONDS="1")
+                           ADREC_AIRFLOW_RETRY_DELAY_SECONDS="1", AIRFLOW_CONN_AWS_DEFAULT=sns.connection)
 
     assert result.returncode != 0, output_of(result)
     state, tasks = run_states(airflow_db, day)
@@ -86,6 +95,7 @@ def test_dag_run_refuses_a_day_that_is_not_over(airflow_db):
     output = result.stdout + result.stderr
     assert f"refusing to process {day}: the day is not over in UTC; logs would be partial" in output, output_of(result)
     assert f"adrec alert: adrec_daily.filter_data failed for ds {day} (try 1)" in output
+    assert [c["Subject"] for c in sns.published] == [f"adrec: filter_data failed for {day}"], output_of(result)
 
 
 def test_a_single_task_run_refuses_a_day_that_is_not_over_too(airflow_db):
