@@ -52,8 +52,7 @@ echo "schemathesis: seeded 3 days of recommendations in $((SECONDS - started)) s
 # ./.schemathesis, which belongs there, not in the repository.
 mkdir -p "$cache/schemathesis"
 cd "$cache/schemathesis"
-SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$root/scripts" \
-  "$venv/bin/schemathesis" --no-color run "$ADREC_BASE/openapi.json" \
+"$venv/bin/schemathesis" --no-color run "$ADREC_BASE/openapi.json" \
   --checks all \
   --phases examples,coverage,fuzzing,stateful \
   --header "Authorization: Bearer $ADREC_TOKEN" \

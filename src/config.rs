@@ -59,10 +59,14 @@ pub struct EngineConfig {
     pub cluster_job_timeout: Duration,
 }
 
-/// `JOBS_TOKENS`: bearer tokens accepted on `/jobs`, comma-separated so they can be rotated.
+/// `JOBS_TOKENS`: bearer tokens accepted on `/jobs`, comma-separated so they can be rotated;
+/// `JOBS_ALLOW_PLAIN_HTTP`.
 #[derive(Clone, Debug)]
 pub struct AuthConfig {
     pub tokens: Vec<SecretString>,
+    /// Accept `/jobs` calls a proxy received over plain HTTP (`X-Forwarded-Proto: http`): only
+    /// for a deployment made without a certificate on purpose. Default false.
+    pub allow_plain_http: bool,
 }
 
 /// `HOST`, `PORT`, `SHUTDOWN_GRACE_SECS`, `READ_CACHE`.
@@ -191,7 +195,10 @@ impl AuthConfig {
         if tokens.is_empty() {
             bail!("JOBS_TOKENS holds no token (expected one or more, comma-separated)");
         }
-        Ok(Self { tokens })
+        Ok(Self {
+            tokens,
+            allow_plain_http: parsed("JOBS_ALLOW_PLAIN_HTTP", false)?,
+        })
     }
 }
 

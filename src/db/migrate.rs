@@ -55,6 +55,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(3, "run_progress"),
     migration!(4, "run_date_exclusive"),
     migration!(5, "run_force"),
+    migration!(6, "run_conflict_unique_violation"),
 ];
 
 const LOCK: &str = include_str!("../../sql/statements/migrations_lock.sql");

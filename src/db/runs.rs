@@ -135,7 +135,7 @@ pub enum Started {
     Run(Box<Run>),
     /// A conflicting run is under way: the same task and date (the index
     /// `job_runs_one_running`), or for the same date `pipeline` and a single stage (the trigger
-    /// `job_runs_date_exclusive`, V4). `None` when it finished between the refused insert and
+    /// `job_runs_date_exclusive`: V4's raised exclusion_violation, V6's unique_violation). `None` when it finished between the refused insert and
     /// the look-up for it.
     Conflict(Option<RunningRun>),
 }

@@ -26,6 +26,13 @@ pub enum AppError {
     NotFound(String),
     #[error("missing or invalid bearer token")]
     Unauthorized,
+    /// A `/jobs` call a proxy received over plain HTTP (its token went in clear).
+    #[error(
+        "this endpoint takes a bearer token and answers over HTTPS only: call it with https:// \
+         (the proxy in front of adrec received this request over plain HTTP; a deployment \
+         without a certificate must set JOBS_ALLOW_PLAIN_HTTP=true)"
+    )]
+    HttpsRequired,
     /// Conflicting work is already under way: the run `running`, when it is still known.
     #[error("{message}")]
     Conflict {
@@ -83,6 +90,7 @@ impl AppError {
             AppError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AppError::HttpsRequired => (StatusCode::FORBIDDEN, "https_required"),
             AppError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
             _ if self.is_unavailable() => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

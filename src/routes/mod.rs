@@ -52,7 +52,7 @@ impl AppState {
             pool,
             cache,
             jobs,
-            auth: Arc::new(jobs::Auth::new(&auth.tokens)),
+            auth: Arc::new(jobs::Auth::new(auth)),
         }
     }
 }

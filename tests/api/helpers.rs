@@ -171,6 +171,7 @@ pub fn config(database_url: &str, raw: &str, work: &str, retention_days: u32) ->
         },
         auth: AuthConfig {
             tokens: vec![SecretString::from("old-token"), SecretString::from(TOKEN)],
+            allow_plain_http: false,
         },
         server: ServerConfig {
             host: [127, 0, 0, 1].into(),

@@ -49,9 +49,11 @@ async fn bad_requests_are_named() {
             .contains("YYYY-MM-DD")
     );
 
-    let (status, body) = app.post_job("/jobs/top_ctr", Some(TOKEN)).await;
-    assert_eq!(status, 400);
-    assert_error(&body, "missing_date");
+    // No date: yesterday (UTC), the day a nightly run processes.
+    let (status, run) = app.post_job("/jobs/top_ctr", Some(TOKEN)).await;
+    assert_eq!(status, 202, "{run}");
+    let yesterday = chrono::Utc::now().date_naive() - chrono::Days::new(1);
+    assert_eq!(run["date"], yesterday.to_string());
 
     let r = app
         .send_auth(reqwest::Method::POST, "/jobs/top_ctr", Some("{nope"))
@@ -335,14 +337,13 @@ async fn runs_whose_process_died_are_failed_at_startup_and_live_ones_are_kept() 
 }
 
 #[tokio::test]
-async fn the_date_is_required_once_or_the_same_in_query_and_body() {
+async fn the_date_is_taken_from_the_query_or_the_body_and_the_body_wins() {
     let app = spawn_app().await;
     let post = async |path: &str, body: Option<&str>| {
         app.send_auth(reqwest::Method::POST, path, body).await
     };
     // Refused, each naming what is wrong.
     for (path, body, code) in [
-        ("/jobs/top_ctr", None, "missing_date"),
         ("/jobs/top_ctr", Some("{}"), "invalid_body"),
         ("/jobs/top_ctr", Some(r#"{"date": null}"#), "invalid_body"),
         (
@@ -351,11 +352,6 @@ async fn the_date_is_required_once_or_the_same_in_query_and_body() {
             "invalid_body",
         ),
         ("/jobs/top_ctr", Some(r#"["2024-05-01"]"#), "invalid_body"),
-        (
-            "/jobs/top_ctr?date=2024-05-01",
-            Some(r#"{"date": "2024-05-02"}"#),
-            "conflicting_date",
-        ),
         (
             "/jobs/top_ctr?date=2024-05-01",
             Some(r#"{"date": "someday"}"#),
@@ -376,17 +372,8 @@ async fn the_date_is_required_once_or_the_same_in_query_and_body() {
         assert_eq!(status, 400, "{path} {body:?}: {err}");
         assert_error(&err, code);
     }
-    let (_, err) = post(
-        "/jobs/top_ctr?date=2024-05-01",
-        Some(r#"{"date": "2024-05-02"}"#),
-    )
-    .await;
-    let msg = err["error"]["message"].as_str().unwrap();
-    assert!(
-        msg.contains("2024-05-01") && msg.contains("2024-05-02"),
-        "{msg}"
-    );
-    // Accepted: the query, the body, or both the same (each run fails later: no input).
+    // Accepted: the query, the body, or both, when the body's date is the one (each run fails
+    // later: no input).
     for (path, body, date) in [
         ("/jobs/top_ctr?date=2024-05-01", None, "2024-05-01"),
         (
@@ -399,6 +386,11 @@ async fn the_date_is_required_once_or_the_same_in_query_and_body() {
             Some(r#"{"date": "2024-05-03"}"#),
             "2024-05-03",
         ),
+        (
+            "/jobs/top_ctr?date=2024-05-01&wait=5",
+            Some(r#"{"date": "2024-05-04"}"#),
+            "2024-05-04",
+        ),
     ] {
         let (status, run) = post(path, body).await;
         assert!(
@@ -407,5 +399,25 @@ async fn the_date_is_required_once_or_the_same_in_query_and_body() {
         );
         assert_eq!(run["date"], date);
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_a_proxy_received_over_plain_http_is_refused() {
+    let app = spawn_app().await;
+    let call = |proto: &'static str, path: &'static str| {
+        app.client
+            .get(format!("{}{path}", app.base))
+            .bearer_auth(TOKEN)
+            .header("x-forwarded-proto", proto)
+            .send()
+    };
+
+    let refused = call("http", "/jobs/runs").await.unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    assert_error(&json_of(refused).await, "https_required");
+    // Over HTTPS, and on the public routes whatever the transport, nothing changes.
+    assert_eq!(call("https", "/jobs/runs").await.unwrap().status(), 200);
+    assert_eq!(call("http", "/stats").await.unwrap().status(), 200);
     app.stop().await;
 }

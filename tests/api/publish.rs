@@ -194,7 +194,7 @@ async fn force_publishes_a_refused_date_and_the_run_says_so() {
 }
 
 #[tokio::test]
-async fn force_is_given_once_or_the_same_in_query_and_body() {
+async fn force_is_given_in_the_query_or_the_body_and_the_body_wins() {
     let app = spawn_app().await;
     for (path, body, code) in [
         (
@@ -211,16 +211,6 @@ async fn force_is_given_once_or_the_same_in_query_and_body() {
             "/jobs/db_writing?date=2024-05-01",
             Some(r#"{"force": "true"}"#),
             "invalid_force",
-        ),
-        (
-            "/jobs/db_writing?date=2024-05-01&force=true",
-            Some(r#"{"force": false}"#),
-            "conflicting_force",
-        ),
-        (
-            "/jobs/db_writing?force=true",
-            Some(r#"{"force": true}"#),
-            "missing_date",
         ),
         (
             "/jobs/db_writing?date=2024-05-01",
@@ -246,6 +236,11 @@ async fn force_is_given_once_or_the_same_in_query_and_body() {
             "/jobs/db_writing?force=true",
             Some(r#"{"date": "2024-05-05", "force": true}"#),
             true,
+        ),
+        (
+            "/jobs/db_writing?date=2024-05-06&force=true",
+            Some(r#"{"force": false}"#),
+            false,
         ),
     ] {
         let (status, run) = app.send_auth(reqwest::Method::POST, path, body).await;

@@ -1,23 +1,38 @@
 //! Bearer auth on every `/jobs` route: `Authorization: Bearer <token>`, one of `JOBS_TOKENS`,
-//! compared in constant time and never logged.
+//! compared in constant time and never logged; and only over HTTPS when a proxy says how the
+//! request arrived (`X-Forwarded-Proto`), unless `JOBS_ALLOW_PLAIN_HTTP` says plain HTTP is meant.
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 use warp::http::header;
 use warp::{Filter, Rejection};
 
+use crate::config::AuthConfig;
 use crate::routes::error::AppError;
 use crate::routes::{AppState, with_state};
 
 /// The accepted tokens. Compared in constant time; never logged.
 pub struct Auth {
     tokens: Vec<SecretString>,
+    allow_plain_http: bool,
 }
 
 impl Auth {
-    pub fn new(tokens: &[SecretString]) -> Self {
+    pub fn new(cfg: &AuthConfig) -> Self {
         Self {
-            tokens: tokens.to_vec(),
+            tokens: cfg.tokens.clone(),
+            allow_plain_http: cfg.allow_plain_http,
         }
+    }
+
+    /// A request a proxy received over plain HTTP, which carried its token in clear: refused
+    /// unless that is the deployment's stated choice. No header: a direct connection.
+    fn refuses_transport(&self, forwarded_proto: Option<&[u8]>) -> bool {
+        let Some(proto) = forwarded_proto else {
+            return false;
+        };
+        // The first hop's value (a chain of proxies appends theirs).
+        let first = proto.split(|&b| b == b',').next().unwrap_or_default();
+        !self.allow_plain_http && first.trim_ascii().eq_ignore_ascii_case(b"http")
     }
 
     /// `Authorization: Bearer <token>`, the scheme in any case and followed by one or more
@@ -48,6 +63,10 @@ pub fn authorized(state: AppState) -> impl Filter<Extract = (), Error = Rejectio
     warp::header::headers_cloned()
         .and(with_state(state))
         .and_then(|h: warp::http::HeaderMap, state: AppState| async move {
+            let proto = h.get("x-forwarded-proto").map(|v| v.as_bytes());
+            if state.auth.refuses_transport(proto) {
+                return Err(warp::reject::custom(AppError::HttpsRequired));
+            }
             if state
                 .auth
                 .accepts(h.get(header::AUTHORIZATION).map(|v| v.as_bytes()))
@@ -66,7 +85,10 @@ mod tests {
 
     #[test]
     fn tokens_are_checked_exactly() {
-        let auth = Auth::new(&[SecretString::from("old"), SecretString::from("new-token")]);
+        let auth = Auth::new(&AuthConfig {
+            tokens: vec![SecretString::from("old"), SecretString::from("new-token")],
+            allow_plain_http: false,
+        });
         for good in [
             "Bearer new-token",
             "Bearer old",
@@ -88,5 +110,21 @@ mod tests {
         }
         assert!(!auth.accepts(None));
         assert!(!auth.accepts(Some(b"Bearer \xffnew-token")));
+    }
+
+    #[test]
+    fn a_plain_http_hop_is_refused_unless_allowed() {
+        let mut cfg = AuthConfig {
+            tokens: vec![SecretString::from("t")],
+            allow_plain_http: false,
+        };
+        let auth = Auth::new(&cfg);
+        assert!(!auth.refuses_transport(None), "a direct connection");
+        assert!(!auth.refuses_transport(Some(b"https")));
+        assert!(!auth.refuses_transport(Some(b"HTTPS, http")));
+        assert!(auth.refuses_transport(Some(b"http")));
+        assert!(auth.refuses_transport(Some(b" HTTP , https")));
+        cfg.allow_plain_http = true;
+        assert!(!Auth::new(&cfg).refuses_transport(Some(b"http")));
     }
 }

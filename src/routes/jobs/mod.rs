@@ -1,7 +1,8 @@
-//! `/jobs`: trigger pipeline stages (`trigger`), follow their runs (`runs`), undo a publication
-//! (`dates`). Bearer auth on every route (`auth`).
+//! `/jobs`: trigger pipeline stages (`trigger`, what it takes: `params`), follow their runs
+//! (`runs`), undo a publication (`dates`). Bearer auth on every route (`auth`).
 mod auth;
 mod dates;
+mod params;
 mod runs;
 mod trigger;
 

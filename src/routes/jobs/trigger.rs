@@ -1,19 +1,16 @@
-//! What `POST /jobs/{task}` asks for, by one rule for each of its two values: the date
-//! (required) and `force` (default false) may each be given in the query (`?date=`, `?force=`),
-//! in the JSON body (`{"date": …, "force": …}`) or in both; each one given must be valid, and
-//! when both are given they must agree. Anything else is a 400 that says which.
+//! `POST /jobs/{task}`: start a run (its date and `force` by the rule in `params`), and with
+//! `?wait=` long-poll it. The body is read here, at most 16 KiB.
 use bytes::{Buf, Bytes};
 use chrono::NaiveDate;
 use futures::StreamExt;
-use serde::Deserialize;
-use serde_json::Value;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::auth::authorized;
+use super::params::{Trigger, TriggerQuery, parse};
 use super::runs::{parse_wait, run_reply};
 use crate::db::Run;
-use crate::domain::{Task, Trigger as Source, Triggered, parse_date};
+use crate::domain::{Task, Trigger as Source, Triggered};
 use crate::jobs::JobError;
 use crate::routes::error::{AppError, respond};
 use crate::routes::query::query;
@@ -42,7 +39,8 @@ async fn trigger(
     let Triggered(task) = task
         .parse()
         .map_err(|e: crate::domain::UnknownTask| AppError::NotFound(e.to_string()))?;
-    let Trigger { date, force } = parse(&q, &body)?;
+    let today = chrono::Utc::now().date_naive();
+    let Trigger { date, force } = parse(&q, &body, today)?;
     let wait = parse_wait(q.wait.as_deref())?;
     let deadline = state.pool.deadline();
     let run = start(task, date, force, &state).await?;
@@ -105,196 +103,4 @@ where
         }
     }
     Ok(body.freeze())
-}
-
-#[derive(Deserialize)]
-pub(super) struct TriggerQuery {
-    pub date: Option<String>,
-    pub wait: Option<String>,
-    pub force: Option<String>,
-}
-
-/// A trigger's date and whether it is forced.
-#[derive(Debug, PartialEq)]
-pub(super) struct Trigger {
-    pub date: NaiveDate,
-    pub force: bool,
-}
-
-pub(super) fn parse(q: &TriggerQuery, body: &[u8]) -> Result<Trigger, AppError> {
-    let (body_date, body_force) = parse_body(body)?;
-    Ok(Trigger {
-        date: trigger_date(q.date.as_deref(), body_date.as_deref())?,
-        force: trigger_force(q.force.as_deref(), body_force)?,
-    })
-}
-
-/// The optional JSON body: an object with `date` (a string) and/or `force` (a boolean), and
-/// nothing else.
-fn parse_body(body: &[u8]) -> Result<(Option<String>, Option<bool>), AppError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok((None, None));
-    }
-    let invalid = |why: String| {
-        AppError::bad_request(
-            "invalid_body",
-            format!(
-                "invalid JSON body: {why} (expected {{\"date\": \"YYYY-MM-DD\", \"force\": true|false}}, either may be left out)"
-            ),
-        )
-    };
-    let map = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => map,
-        Ok(_) => return Err(invalid("the body is not a JSON object".into())),
-        Err(e) => return Err(invalid(e.to_string())),
-    };
-    if map.is_empty() {
-        return Err(invalid("the object is empty".into()));
-    }
-    let (mut date, mut force) = (None, None);
-    for (key, value) in map {
-        match (key.as_str(), value) {
-            ("date", Value::String(d)) => date = Some(d),
-            ("date", other) => return Err(invalid(format!("date is {other}, not a string"))),
-            ("force", Value::Bool(f)) => force = Some(f),
-            ("force", other) => {
-                return Err(AppError::bad_request(
-                    "invalid_force",
-                    format!("invalid body force {other}: expected true or false"),
-                ));
-            }
-            (other, _) => return Err(invalid(format!("unknown field {other:?}"))),
-        }
-    }
-    Ok((date, force))
-}
-
-/// The date: required, in the query, the body or both (the same date).
-fn trigger_date(query: Option<&str>, body: Option<&str>) -> Result<NaiveDate, AppError> {
-    let in_query = query.map(|d| parse_date("?date", d)).transpose()?;
-    let in_body = body.map(|d| parse_date("body date", d)).transpose()?;
-    match (in_query, in_body) {
-        (Some(q), Some(b)) if q != b => Err(AppError::bad_request(
-            "conflicting_date",
-            format!(
-                "the query date {q} and the body date {b} differ: give the date once, or the same date in both"
-            ),
-        )),
-        (Some(d), _) | (None, Some(d)) => Ok(d),
-        (None, None) => Err(AppError::bad_request(
-            "missing_date",
-            "missing date: pass ?date=YYYY-MM-DD or a JSON body {\"date\": \"YYYY-MM-DD\"}",
-        )),
-    }
-}
-
-/// `force`: `?force=true|false` and/or a JSON boolean in the body; the same when both.
-fn trigger_force(query: Option<&str>, body: Option<bool>) -> Result<bool, AppError> {
-    let in_query = query
-        .map(|raw| match raw {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err(AppError::bad_request(
-                "invalid_force",
-                format!("invalid ?force={raw:?}: expected true or false"),
-            )),
-        })
-        .transpose()?;
-    match (in_query, body) {
-        (Some(q), Some(b)) if q != b => Err(AppError::bad_request(
-            "conflicting_force",
-            format!(
-                "the query force={q} and the body force={b} differ: give force once, or the same in both"
-            ),
-        )),
-        (Some(f), _) | (None, Some(f)) => Ok(f),
-        (None, None) => Ok(false),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn code(q: (Option<&str>, Option<&str>), body: &str) -> &'static str {
-        let q = TriggerQuery {
-            date: q.0.map(str::to_owned),
-            wait: None,
-            force: q.1.map(str::to_owned),
-        };
-        match parse(&q, body.as_bytes()) {
-            Err(AppError::BadRequest { code, .. }) => code,
-            other => panic!("{other:?}"),
-        }
-    }
-
-    fn ok(q: (Option<&str>, Option<&str>), body: &str) -> (String, bool) {
-        let q = TriggerQuery {
-            date: q.0.map(str::to_owned),
-            wait: None,
-            force: q.1.map(str::to_owned),
-        };
-        let t = parse(&q, body.as_bytes()).unwrap();
-        (t.date.to_string(), t.force)
-    }
-
-    #[test]
-    fn the_date_is_given_once_or_the_same_twice() {
-        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
-        assert_eq!(
-            trigger_date(Some("2024-05-01"), None).unwrap(),
-            d("2024-05-01")
-        );
-        assert_eq!(
-            trigger_date(None, Some("2024-05-01")).unwrap(),
-            d("2024-05-01")
-        );
-        assert_eq!(
-            trigger_date(Some("2024-05-01"), Some("2024-05-01")).unwrap(),
-            d("2024-05-01")
-        );
-        let code = |q, b| match trigger_date(q, b) {
-            Err(AppError::BadRequest { code, .. }) => code,
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(code(None, None), "missing_date");
-        assert_eq!(
-            code(Some("2024-05-01"), Some("2024-05-02")),
-            "conflicting_date"
-        );
-        assert_eq!(code(Some("2024-05-01"), Some("nope")), "invalid_date");
-        assert_eq!(code(Some("nope"), Some("2024-05-01")), "invalid_date");
-    }
-
-    #[test]
-    fn force_follows_the_same_rule() {
-        let day = Some("2024-05-01");
-        assert_eq!(ok((day, None), ""), ("2024-05-01".into(), false));
-        assert_eq!(ok((day, Some("true")), ""), ("2024-05-01".into(), true));
-        assert_eq!(ok((day, Some("false")), ""), ("2024-05-01".into(), false));
-        assert!(ok((day, None), r#"{"force": true}"#).1);
-        assert!(ok((day, Some("true")), r#"{"force": true}"#).1);
-        assert_eq!(
-            ok((None, None), r#"{"date": "2024-05-01", "force": true}"#),
-            ("2024-05-01".into(), true)
-        );
-        assert_eq!(
-            code((day, Some("true")), r#"{"force": false}"#),
-            "conflicting_force"
-        );
-        for bad in ["1", "yes", "True", ""] {
-            assert_eq!(code((day, Some(bad)), ""), "invalid_force", "{bad:?}");
-        }
-        for bad in [r#""true""#, "1", "null"] {
-            let body = format!(r#"{{"force": {bad}}}"#);
-            assert_eq!(code((day, None), &body), "invalid_force", "{body}");
-        }
-        assert_eq!(code((None, Some("true")), ""), "missing_date");
-        assert_eq!(code((day, None), "{}"), "invalid_body");
-        assert_eq!(code((day, None), r#"{"date": null}"#), "invalid_body");
-        assert_eq!(
-            code((day, None), r#"{"force": true, "x": 1}"#),
-            "invalid_body"
-        );
-    }
 }
