@@ -1,9 +1,11 @@
 //! Publishing a date: the Postgres half of db_writing, in one transaction.
 //!
-//! Binary COPY into a staging table, then delete the date's old rows, insert the new ones and
-//! prune past retention: readers see the previous answer until the commit, then the new one; a
-//! failure anywhere leaves the served data as it was. The NOTIFY in the same transaction tells
-//! every instance to drop its read cache once the commit is visible.
+//! Delete the date's old rows, binary COPY the new ones straight into the served table, and
+//! prune past retention, in one transaction: readers see the previous answer until the commit,
+//! then the new one; a failure anywhere leaves the served data as it was. The NOTIFY in the same
+//! transaction tells every instance to drop its read cache once the commit is visible. (A
+//! staging table, then `INSERT … SELECT … ORDER BY`, measured no faster on the bench day's
+//! 40,000 rows: this is the shorter of the two.)
 use chrono::NaiveDate;
 use deadpool_postgres::Pool;
 use futures::pin_mut;
@@ -14,24 +16,20 @@ use super::DbError;
 use super::cache::CHANNEL;
 use crate::domain::Model;
 
-const STAGING: &str = include_str!("../../sql/statements/publish_staging.sql");
 const COPY_TYPES: &str = include_str!("../../sql/statements/publish_copy_types.sql");
 const COPY: &str = include_str!("../../sql/statements/publish_copy.sql");
 const DELETE: &str = include_str!("../../sql/statements/publish_delete.sql");
-const INSERT: &str = include_str!("../../sql/statements/publish_insert.sql");
 const PRUNE: &str = include_str!("../../sql/statements/publish_prune.sql");
 const PRUNE_PENDING: &str = include_str!("../../sql/statements/publish_prune_pending.sql");
 const LATEST: &str = include_str!("../../sql/statements/publish_latest.sql");
 const NOTIFY: &str = include_str!("../../sql/statements/publish_notify.sql");
 
-/// The publication's statements in order (the first creates the table the others use), for the
-/// test that prepares every statement against a migrated database.
-pub const PUBLISH_SQL: [&str; 9] = [
-    STAGING,
+/// The publication's statements, for the test that prepares every statement against a migrated
+/// database.
+pub const PUBLISH_SQL: [&str; 7] = [
     COPY_TYPES,
     COPY,
     DELETE,
-    INSERT,
     PRUNE,
     PRUNE_PENDING,
     NOTIFY,
@@ -86,7 +84,7 @@ pub async fn publish(
 ) -> Result<Published, DbError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    tx.batch_execute(STAGING).await?;
+    let replaced = tx.execute(DELETE, &[&date]).await?;
     let model_type = tx.prepare(COPY_TYPES).await?.columns()[0].type_().clone();
     let types = [
         Type::DATE,
@@ -116,8 +114,6 @@ pub async fn publish(
         writer.as_mut().write(&row).await?;
     }
     let copied = writer.finish().await?;
-    let replaced = tx.execute(DELETE, &[&date]).await?;
-    let inserted = tx.execute(INSERT, &[]).await?;
     let days = retention.days as i32;
     let pruned = tx
         .query_one(PRUNE, &[&date, &days, &retention.max_dates])
@@ -128,7 +124,7 @@ pub async fn publish(
     Ok(Published {
         copied,
         replaced,
-        inserted,
+        inserted: copied,
         pruned_rows: pruned.get(0),
         pruned_dates: pruned.get(1),
         pending_dates,
