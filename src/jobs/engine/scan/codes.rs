@@ -8,8 +8,8 @@
 //! ever added, so garbage ids cannot grow the table.
 //!
 //! The table is open addressing over a power-of-two array at most half full, hashed a word at a
-//! time: for the ~1,000 ids of a day it fits in L1/L2, and a lookup costs a hash of 20 bytes and
-//! usually one compare.
+//! time, with every id's bytes in one contiguous buffer: for the ~1,000 ids of a day it all fits
+//! in L1/L2, and a lookup costs a hash of 20 bytes and usually one compare.
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 pub struct Codes {
     /// The ids, by code.
     ids: Vec<String>,
+    /// Every id's bytes, one after the other, and where each starts (one more entry: the end).
+    bytes: Vec<u8>,
+    starts: Vec<u32>,
     /// Code + 1 of the id in each slot; 0 is an empty slot.
     slots: Vec<u32>,
 }
@@ -33,7 +36,19 @@ impl Codes {
             }
             slots[i] = code as u32 + 1;
         }
-        Self { ids, slots }
+        let mut starts = Vec::with_capacity(ids.len() + 1);
+        let mut bytes = Vec::new();
+        for id in &ids {
+            starts.push(bytes.len() as u32);
+            bytes.extend_from_slice(id.as_bytes());
+        }
+        starts.push(bytes.len() as u32);
+        Self {
+            ids,
+            bytes,
+            starts,
+            slots,
+        }
     }
 
     /// The code of `id`, if it has one.
@@ -46,8 +61,10 @@ impl Codes {
             if slot == 0 {
                 return None;
             }
-            if self.ids[slot as usize - 1].as_bytes() == id {
-                return Some(slot as i32 - 1);
+            let code = slot as usize - 1;
+            let (a, b) = (self.starts[code] as usize, self.starts[code + 1] as usize);
+            if same(&self.bytes[a..b], id) {
+                return Some(code as i32);
             }
             i = (i + 1) & mask;
         }
@@ -76,6 +93,22 @@ impl From<Codes> for Vec<String> {
     fn from(c: Codes) -> Self {
         c.ids
     }
+}
+
+/// Byte equality a word at a time, inlined: ids are ~20 bytes, where a `memcmp` call costs more
+/// than the compare (it was 4 % of filter_data's profile).
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut x, mut y) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (p, q) in (&mut x).zip(&mut y) {
+        if p != q {
+            return false;
+        }
+    }
+    x.remainder().iter().zip(y.remainder()).all(|(p, q)| p == q)
 }
 
 /// A word-at-a-time multiplicative hash (FxHash's), mixed so the low bits index well.

@@ -32,7 +32,7 @@ use super::counts::LineCounts;
 use super::format::{LogFormat, PART, TableColumn};
 use super::metrics::ScanMetrics;
 use super::parse::Parser;
-use super::read::{OVERHANG, read_lines, slices};
+use super::read::{OVERHANG, Source, read_lines, slices};
 
 /// Bytes per ranged GET: large enough for S3 throughput, small enough to spread a day over cores.
 pub const RANGE_BYTES: u64 = 8 << 20;
@@ -264,7 +264,12 @@ impl ExecutionPlan for LogScanExec {
             .cloned()
             .unwrap_or_default();
         let url = ObjectStoreUrl::parse(&self.spec.store_url)?;
-        let store = context.runtime_env().object_store(&url)?;
+        // adrec registers `file://` as the local file system at its root (`store::make_store`).
+        let source = if url.as_str() == "file:///" {
+            Source::Local
+        } else {
+            Source::Store(context.runtime_env().object_store(&url)?)
+        };
         let m = Arc::new(ScanMetrics::new(&self.metrics, partition));
         let output = m.clone();
         // The GETs in flight and the one being parsed are this scan's memory.
@@ -288,14 +293,14 @@ impl ExecutionPlan for LogScanExec {
         let io = self.io.clone();
         let fetches = futures::stream::iter(ranges)
             .map(move |r| {
-                let (store, io) = (store.clone(), io.clone());
+                let (source, io) = (source.clone(), io.clone());
                 async move {
                     let bytes = match io {
                         Some(io) => io
-                            .spawn(read_lines(store, r.clone()))
+                            .spawn(read_lines(source, r.clone()))
                             .await
                             .map_err(|e| DataFusionError::External(Box::new(e)))??,
-                        None => read_lines(store, r.clone()).await?,
+                        None => read_lines(source, r.clone()).await?,
                     };
                     Ok::<_, DataFusionError>((r, bytes))
                 }

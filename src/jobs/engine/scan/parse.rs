@@ -22,7 +22,7 @@ use datafusion::common::Result;
 use super::batch::BatchBuilder;
 use super::codes::Codes;
 use super::counts::LineCounts;
-use super::delims::{Delims, may_have_bad_bytes};
+use super::delims::Delims;
 use super::format::{ColumnKind, LogFormat, TableColumn};
 
 /// What one scan of one table parses: the format, the columns it outputs, the day it keeps.
@@ -78,12 +78,9 @@ impl Parser {
         let date_col = columns.iter().position(|c| c.kind == ColumnKind::Date);
         // Hive partitions may leave out the date, which is then the last column.
         let short_ok = partition_date.is_some() && date_col == Some(n_cols - 1);
-        let bad = if may_have_bad_bytes(buf) {
-            encoding_faults(buf)
-        } else {
-            Vec::new()
-        };
-        let mut bad_iter = bad.iter().copied().peekable();
+        // Positions of invalid UTF-8 and NULs, found once a block showed a suspect byte.
+        let mut faults: Option<Vec<usize>> = None;
+        let mut fault = 0;
         let data = Buffer::from(buf.clone());
         let bytes: &[u8] = buf;
 
@@ -126,11 +123,18 @@ impl Parser {
                 counts.blank += 1;
                 continue;
             }
-            // Faults are sorted: skip those before this line, see whether one falls inside it.
-            while bad_iter.next_if(|&f| f < start).is_some() {}
-            if bad_iter.peek().is_some_and(|&f| f < p) {
-                counts.bad_encoding += 1;
-                continue;
+            // Every block up to this line's end has been classified: if none held a suspect
+            // byte, the line is valid UTF-8. Faults are sorted: skip those before this line, see
+            // whether one falls inside it.
+            if delims.suspect() {
+                let faults = faults.get_or_insert_with(|| encoding_faults(bytes));
+                while faults.get(fault).is_some_and(|&f| f < start) {
+                    fault += 1;
+                }
+                if faults.get(fault).is_some_and(|&f| f < p) {
+                    counts.bad_encoding += 1;
+                    continue;
+                }
             }
             let date_given = fields_given == n_cols;
             if too_many || !(date_given || (short_ok && fields_given == n_cols - 1)) {

@@ -11,7 +11,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use super::counts::LineCounts;
 use super::exec::FileRange;
 use super::parse::{Parser, day_text, epoch_days};
-use super::read::read_lines;
+use super::read::{Source, read_lines};
 use super::*;
 
 fn day(s: &str) -> i32 {
@@ -199,7 +199,7 @@ async fn ranges_own_each_line_exactly_once() {
                 end,
                 partition_date: None,
             };
-            let lines = read_lines(store.clone() as Arc<dyn ObjectStore>, r)
+            let lines = read_lines(Source::Store(store.clone() as Arc<dyn ObjectStore>), r)
                 .await
                 .unwrap();
             got.extend(
@@ -292,12 +292,19 @@ async fn the_table_scans_with_sql() {
 #[test]
 fn views_are_arrows_own() {
     use datafusion::arrow::array::builder::make_view;
-    let text = b"abcdefghijklmnopqrstuvwxyz";
-    for len in 0..text.len() {
+    let text = b"0123456abcdefghijklmnopqrstuvwxyz";
+    for len in 0..text.len() - 7 {
         assert_eq!(
-            super::batch::view(&text[..len], 7),
-            make_view(&text[..len], 0, 7),
+            super::batch::view(text, 7, 7 + len),
+            make_view(&text[7..7 + len], 0, 7),
             "{len}"
+        );
+        // At the buffer's very end too.
+        let short = &text[..7 + len];
+        assert_eq!(
+            super::batch::view(short, 7, 7 + len),
+            make_view(&short[7..], 0, 7),
+            "{len} at the end"
         );
     }
 }
