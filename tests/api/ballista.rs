@@ -1,6 +1,6 @@
 //! The same pipeline on a Ballista cluster of adrec's own scheduler and two executors, each a
 //! separate `adrec` process on ephemeral ports: exactly the in-process answer (rows, bad-row
-//! counts), and an executor killed mid-stage never publishes a wrong or partial day.
+//! counts), and an executor killed mid-stage costs a retry, not the run.
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -39,7 +39,10 @@ fn adrec(args: &[&str]) -> Child {
     };
     Command::new(env!("CARGO_BIN_EXE_adrec"))
         .args(args)
-        .env("RUST_LOG", "warn")
+        .env(
+            "RUST_LOG",
+            std::env::var("TEST_CLUSTER_LOG").unwrap_or("warn".into()),
+        )
         .stdout(out())
         .stderr(out())
         .spawn()
@@ -238,13 +241,15 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-/// One executor dies while filter_data runs: the run either completes on the other executor
-/// (Ballista runs the lost tasks again) with exactly the in-process answer, or fails with an
-/// error, publishing nothing.
+/// One executor dies while filter_data runs: the run completes on the other with exactly the
+/// in-process answer. The scheduler's watchdog notices the death within seconds and gives the
+/// dead executor's tasks to the survivor; had Ballista lost the job, the service would have run
+/// the stage's query again. Nothing of a lost task or attempt is left beside the outputs. (How
+/// long the kill costs is measured by `make bench-scale`, not asserted here.)
 #[tokio::test]
-async fn an_executor_killed_mid_stage_never_publishes_a_partial_day() {
-    // Arrange: a day large enough that filter_data takes a while.
-    let (views, ads) = (200_000, 300_000);
+async fn an_executor_killed_mid_filter_data_costs_a_retry_not_the_run() {
+    // Arrange: a day large enough that filter_data takes a few seconds on the cluster.
+    let (views, ads) = (400_000, 600_000);
     let (rows, counts) = in_process_answer(views, ads).await;
     let mut cluster = Cluster::start(2);
     let app = spawn_app_with(Options {
@@ -254,17 +259,30 @@ async fn an_executor_killed_mid_stage_never_publishes_a_partial_day() {
     .await;
     gen_logs(&app.raw, views, ads);
 
-    // Act: start the pipeline, kill an executor once the stage is under way.
+    // Act: start the pipeline, kill an executor once filter_data is under way.
     let (status, run) = app
         .post_job(&format!("/jobs/pipeline?date={DAY}"), Some(TOKEN))
         .await;
     assert_eq!(status, 202, "{run}");
     let id = run["id"].as_str().unwrap().to_owned();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let run = app.get_auth(&format!("/jobs/runs/{id}")).await.1;
+        if run["progress"]["stage"] == "filter_data" {
+            break;
+        }
+        assert_eq!(run["status"], "running", "filter_data never started: {run}");
+        assert!(
+            Instant::now() < deadline,
+            "filter_data never started: {run}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let victim = &mut cluster.executors[0];
     victim.kill().unwrap();
     victim.wait().unwrap();
-    let mut run = run;
+    let mut run = app.get_auth(&format!("/jobs/runs/{id}")).await.1;
     let deadline = Instant::now() + Duration::from_secs(240);
     while run["status"] == "running" || run["status"] == "queued" {
         assert!(Instant::now() < deadline, "the run never finished: {run}");
@@ -272,21 +290,13 @@ async fn an_executor_killed_mid_stage_never_publishes_a_partial_day() {
     }
 
     // Assert
-    match run["status"].as_str() {
-        Some("succeeded") => {
-            assert_eq!(counted(&run), counts, "{run}");
-            assert_eq!(published(&app).await, rows);
-        }
-        Some("failed") => {
-            let error = run["error"].as_str().unwrap_or_default();
-            assert!(!error.is_empty(), "{run}");
-            assert!(
-                published(&app).await.is_empty(),
-                "a failed run published rows"
-            );
-            eprintln!("the run failed cleanly: {error}");
-        }
-        other => panic!("unexpected status {other:?}: {run}"),
-    }
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(counted(&run), counts, "rows and bad rows by reason");
+    assert_eq!(published(&app).await, rows);
+    let parts: Vec<_> = walk(&app.work)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("_parts"))
+        .collect();
+    assert!(parts.is_empty(), "reports left behind: {parts:?}");
     app.stop().await;
 }

@@ -4,7 +4,9 @@
 //!
 //! * `session`: the tables and parameters the SQL in `queries/` sees;
 //! * `scan`: the raw-log data source;
-//! * `cluster`: the Ballista backend (scheduler, executors, codecs).
+//! * `write`, `insert`, `reports`: a query's output written by partition where it runs, and
+//!   checked from what each partition reported;
+//! * `cluster`: the Ballista backend (scheduler, executors, codecs, the scheduler's watchdog).
 //!
 //! The service answers reads on the main tokio runtime. Query plans are CPU-bound for seconds,
 //! and a tokio worker busy with one cannot poll anything else, so plans run on a second runtime
@@ -25,18 +27,14 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use anyhow::Context;
-use datafusion::datasource::provider_as_source;
 use datafusion::error::DataFusionError;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
-use datafusion::logical_expr::LogicalPlanBuilder;
-use datafusion::logical_expr::dml::InsertOp;
-use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_plan::display::DisplayableExecutionPlan;
-use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub mod cluster;
+mod insert;
 mod reports;
 pub mod scan;
 pub mod session;
@@ -46,7 +44,7 @@ pub use reports::{PartReport, Written};
 pub use write::{PartSink, PartWriteExec, WriteSpec};
 
 use crate::config::EngineConfig;
-use crate::jobs::store::{Location, Storage};
+use crate::jobs::store::Storage;
 
 /// Niceness of query threads: a request thread wins the CPU about 9 times in 10 when both run.
 const QUERY_NICE: i32 = 10;
@@ -132,52 +130,6 @@ impl Engine {
         SessionContext::new_with_config_rt(self.session_config.clone(), self.env.clone())
     }
 
-    /// Runs `df` as an insert into a [`PartSink`] of `spec`: each partition of its plan writes
-    /// its own file where it runs (this process or an executor). `watch` sees the plan before
-    /// it runs (progress). Returns what the partitions reported, checked (`reports::collect`);
-    /// `date_dir` is the output's date directory relative to `work`.
-    pub async fn write(
-        &self,
-        ctx: &SessionContext,
-        df: DataFrame,
-        spec: WriteSpec,
-        (work, date_dir): (&Location, &str),
-        watch: impl FnOnce(Arc<dyn ExecutionPlan>),
-    ) -> anyhow::Result<Written> {
-        let name = format!("{}_written", spec.table);
-        let sink = Arc::new(PartSink {
-            spec: spec.clone(),
-            schema: df.schema().inner().clone(),
-        });
-        ctx.register_table(name.as_str(), sink.clone())?;
-        let insert = LogicalPlanBuilder::insert_into(
-            df.into_unoptimized_plan(),
-            name.as_str(),
-            provider_as_source(sink),
-            InsertOp::Append,
-        )?
-        .build()?;
-        let plan = ctx
-            .execute_logical_plan(insert)
-            .await?
-            .create_physical_plan()
-            .await?;
-        watch(plan.clone());
-        let task = ctx.task_ctx();
-        let written = plan.clone();
-        self.run(async move {
-            datafusion::physical_plan::collect(written, task).await?;
-            Ok(())
-        })
-        .await
-        .with_context(|| format!("writing {}", spec.table))?;
-        ctx.deregister_table(name.as_str())?;
-        // What each operator took, for whoever asks (RUST_LOG=adrec::jobs=debug).
-        tracing::debug!(table = spec.table, plan = %DisplayableExecutionPlan::with_metrics(plan.as_ref()).indent(true),
-            "write plan, with its metrics");
-        reports::collect(work, date_dir, &spec).await
-    }
-
     /// A session for one query or stage, sharing the engine's memory pool and stores.
     pub fn session(&self) -> SessionContext {
         let config = self.session_config.clone();
@@ -242,6 +194,27 @@ impl Engine {
             Err(e) => Err(e).context("the query was cancelled"),
         };
         result.map_err(|e| self.explain(e))
+    }
+
+    /// Runs `attempt(1)`; on a cluster that lost its job (`cluster::lost_job`: an executor
+    /// died holding work Ballista could not redo, or the scheduler's watchdog cancelled a job
+    /// that stopped making progress), runs `attempt(2)` once. A query that fails for any other
+    /// reason is not run again.
+    pub async fn retry_lost<T, F, Fut>(&self, what: &str, mut attempt: F) -> anyhow::Result<T>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = anyhow::Result<T>>,
+    {
+        match attempt(1).await {
+            Err(e) if self.is_remote() && cluster::lost_job(&e) => {
+                tracing::warn!(what, error = %format!("{e:#}"),
+                    "the cluster lost the job: running it once more");
+                attempt(2)
+                    .await
+                    .context("the second attempt, after the cluster lost the first")
+            }
+            other => other,
+        }
     }
 
     /// An out-of-memory error names the setting that bounds it.

@@ -1,13 +1,15 @@
 //! What each written partition reports (`write::PartWriteExec`), and how a stage turns the
 //! reports of one query into its result: exactly one report per scan partition, every
 //! partition reported, and the rows adding up, or an error. Files of attempts not chosen (a
-//! retried task's, a task that died mid-write) are named for deletion.
+//! retried task's, a task that died mid-write, a lost job's) are deleted.
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use datafusion::physical_plan::ExecutionPlan;
 use serde::{Deserialize, Serialize};
 
-use super::scan::LineCounts;
+use super::scan::{LineCounts, SlicedScanExec};
 use super::write::WriteSpec;
 use crate::domain::{Outcome, OutcomeCounts};
 use crate::jobs::store::{Location, ManifestFile};
@@ -56,8 +58,13 @@ pub async fn collect(work: &Location, date_dir: &str, spec: &WriteSpec) -> anyho
         .list(&reports_dir)
         .await
         .context("listing the written partitions")?;
+    // Only this attempt's: a job the cluster lost may have left reports of its own.
+    let mine = spec.attempt_prefix();
     let mut reports = Vec::new();
-    for e in entries.iter().filter(|e| e.rel.ends_with(".json")) {
+    for e in entries
+        .iter()
+        .filter(|e| e.rel.ends_with(".json") && file_name(&e.rel).starts_with(&mine))
+    {
         let bytes = work
             .get(&e.rel)
             .await?
@@ -132,6 +139,21 @@ pub async fn collect(work: &Location, date_dir: &str, spec: &WriteSpec) -> anyho
     Ok(written)
 }
 
+/// Deletes every report and file `spec`'s run wrote for its table so far: an attempt whose job
+/// the cluster lost, before the next one runs.
+pub async fn discard(work: &Location, date_dir: &str, spec: &WriteSpec) -> anyhow::Result<()> {
+    let reports = work
+        .list(&format!("{date_dir}{}", spec.reports()))
+        .await
+        .context("listing the lost attempt's partitions")?;
+    sweep_unchosen(work, date_dir, spec, &[], &reports).await;
+    Ok(())
+}
+
+fn file_name(rel: &str) -> &str {
+    rel.rsplit('/').next().unwrap_or(rel)
+}
+
 /// Deletes the reports, and the data files of attempts that were not chosen.
 async fn sweep_unchosen(
     work: &Location,
@@ -160,5 +182,109 @@ async fn sweep_unchosen(
     }
     if let Err(e) = work.delete(&gone).await {
         tracing::warn!(error = %format!("{e:#}"), "could not delete unchosen write attempts");
+    }
+}
+
+/// The scan partitions that fed output partition `i` of `plan`, with their line counts.
+pub(super) fn scans_of(plan: &Arc<dyn ExecutionPlan>, i: usize) -> Vec<ScanReport> {
+    let mut out = Vec::new();
+    let mut stack = vec![plan.clone()];
+    while let Some(p) = stack.pop() {
+        if let Some(s) = p.downcast_ref::<SlicedScanExec>() {
+            for (partition, counts) in s.ran(i) {
+                out.push(ScanReport {
+                    partition,
+                    of: s.scan_partitions(),
+                    counts,
+                });
+            }
+        }
+        stack.extend(p.children().into_iter().cloned());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use object_store::memory::InMemory;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn location() -> Location {
+        let url = url::Url::parse("memory:///work/").expect("url");
+        let store_url = url::Url::parse("memory://").expect("url");
+        Location::new(url, store_url, Arc::new(InMemory::new()), None)
+    }
+
+    /// Writes what a partition's task leaves: its file and, after it, its report.
+    async fn task(work: &Location, spec: &WriteSpec, name: &str, rows: u64) {
+        let attempt = format!("{}{name}", spec.attempt_prefix());
+        let file = format!("{}/part-{attempt}.parquet", spec.table);
+        work.put(&format!("d/{file}"), "rows".into())
+            .await
+            .expect("put");
+        let mut outcomes = OutcomeCounts::default();
+        outcomes.add(Outcome::Kept, rows);
+        let counts = LineCounts {
+            rows,
+            ..LineCounts::default()
+        };
+        let report = PartReport {
+            table: spec.table.clone(),
+            attempt: attempt.clone(),
+            file: Some(file),
+            rows,
+            events: rows,
+            outcomes,
+            scans: vec![ScanReport {
+                partition: 0,
+                of: 1,
+                counts,
+            }],
+        };
+        let body = serde_json::to_vec(&report).expect("json");
+        let key = format!("d/{}{attempt}.json", spec.reports());
+        work.put(&key, body.into()).await.expect("put");
+    }
+
+    async fn files(work: &Location) -> Vec<String> {
+        let mut rels: Vec<_> = work.list("d/").await.expect("list");
+        rels.sort_by(|a, b| a.rel.cmp(&b.rel));
+        rels.into_iter().map(|e| e.rel).collect()
+    }
+
+    #[tokio::test]
+    async fn a_lost_attempt_is_discarded_and_never_mixed_into_the_next() {
+        // Arrange: attempt 1 wrote its partition, then its job was lost.
+        let work = location();
+        let first = WriteSpec {
+            store_url: "memory://".into(),
+            dir: "work/d/".into(),
+            table: "ads_views".into(),
+            run_id: Uuid::new_v4(),
+            attempt: 1,
+            intermediate: true,
+        };
+        task(&work, &first, "x", 7).await;
+        let second = WriteSpec {
+            attempt: 2,
+            ..first.clone()
+        };
+
+        // Act: the lost attempt is discarded; a zombie task of it reports late; the retry runs.
+        discard(&work, "d/", &first).await.expect("discard");
+        let left = files(&work).await;
+        task(&work, &first, "zombie", 99).await;
+        task(&work, &second, "y", 5).await;
+        let written = collect(&work, "d/", &second).await.expect("collect");
+
+        // Assert: only the retry's file is published and counted, and only it is left.
+        assert!(left.is_empty(), "{left:?}");
+        let kept: Vec<_> = written.files.iter().map(|f| f.path.as_str()).collect();
+        let name = format!("ads_views/part-{}y.parquet", second.attempt_prefix());
+        assert_eq!(kept, [name.as_str()]);
+        assert_eq!(written.outcomes.get(Outcome::Kept), 5);
+        assert_eq!(files(&work).await, [format!("d/{name}")]);
     }
 }

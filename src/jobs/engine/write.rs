@@ -17,9 +17,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{Array, AsArray, BooleanArray, Int64Array, UInt64Array};
+use datafusion::arrow::array::{Array, AsArray, BooleanArray, UInt64Array};
 use datafusion::arrow::compute::{cast, filter_record_batch};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::Session;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -45,7 +45,6 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::reports::PartReport;
-use super::scan::SlicedScanExec;
 use crate::domain::{Outcome, OutcomeCounts};
 use crate::jobs::store;
 
@@ -58,6 +57,9 @@ pub struct WriteSpec {
     pub dir: String,
     pub table: String,
     pub run_id: Uuid,
+    /// The stage's attempt at the query: 1, and 2 when a cluster lost the first one's job
+    /// (`Engine::write`). It names the files, so the retry's are told from the lost attempt's.
+    pub attempt: u32,
     /// Parquet settings for an intermediate read once, whole (see `store::output`).
     pub intermediate: bool,
 }
@@ -66,6 +68,11 @@ impl WriteSpec {
     /// Where this table's partition reports go, relative to `dir`.
     pub fn reports(&self) -> String {
         format!("_parts/{}/", self.table)
+    }
+
+    /// What every file and report of this attempt is named from: `<run id>-a<attempt>-`.
+    pub fn attempt_prefix(&self) -> String {
+        format!("{}-a{}-", self.run_id, self.attempt)
     }
 }
 
@@ -217,7 +224,7 @@ impl ExecutionPlan for PartWriteExec {
         let written = async move {
             let report = write_partition(stream, store.clone(), &spec).await?;
             let report = PartReport {
-                scans: scans_of(&input, partition),
+                scans: super::reports::scans_of(&input, partition),
                 ..report
             };
             let key = format!("{}{}{}.json", spec.dir, spec.reports(), report.attempt);
@@ -247,28 +254,25 @@ async fn write_partition(
         .filter(|i| *i != outcome_idx)
         .collect();
     let file_schema = store::plain_schema(&schema.project(&keep)?);
-    let attempt = format!("{}-{}", spec.run_id, Uuid::new_v4().simple());
+    let attempt = format!("{}{}", spec.attempt_prefix(), Uuid::new_v4().simple());
     let rel = format!("{}/part-{attempt}.parquet", spec.table);
     let mut writer: Option<AsyncArrowWriter<BufWriter>> = None;
     let (mut outcomes, mut rows, mut events) = (OutcomeCounts::default(), 0u64, 0u64);
     while let Some(batch) = stream.try_next().await? {
         let outcome = cast(batch.column(outcome_idx), &DataType::Utf8)?;
         let outcome = outcome.as_string::<i32>();
-        let n = match n_idx {
-            Some(i) => Some(cast(batch.column(i), &DataType::Int64)?),
-            None => None,
-        };
-        let n = n
-            .as_ref()
-            .map(|a| a.as_primitive::<datafusion::arrow::datatypes::Int64Type>());
-        let weight = |i: usize, n: Option<&Int64Array>| n.map_or(1, |n| n.value(i).max(0) as u64);
+        let n = n_idx
+            .map(|i| cast(batch.column(i), &DataType::Int64))
+            .transpose()?;
+        let n = n.as_ref().map(|a| a.as_primitive::<Int64Type>());
+        let weight = |i: usize| n.map_or(1, |n| n.value(i).max(0) as u64);
         let mut mask = Vec::with_capacity(outcome.len());
         for i in 0..outcome.len() {
             let o: Outcome = outcome
                 .value(i)
                 .parse()
                 .map_err(|e| DataFusionError::External(Box::new(e)))?;
-            let w = weight(i, n);
+            let w = weight(i);
             outcomes.add(o, w);
             let kept = o == Outcome::Kept;
             if kept {
@@ -313,23 +317,4 @@ async fn write_partition(
         outcomes,
         scans: Vec::new(),
     })
-}
-
-/// The scan partitions that fed output partition `i` of `plan`, with their line counts.
-fn scans_of(plan: &Arc<dyn ExecutionPlan>, i: usize) -> Vec<super::reports::ScanReport> {
-    let mut out = Vec::new();
-    let mut stack = vec![plan.clone()];
-    while let Some(p) = stack.pop() {
-        if let Some(s) = p.downcast_ref::<SlicedScanExec>() {
-            for (partition, counts) in s.ran(i) {
-                out.push(super::reports::ScanReport {
-                    partition,
-                    of: s.scan_partitions(),
-                    counts,
-                });
-            }
-        }
-        stack.extend(p.children().into_iter().cloned());
-    }
-    out
 }

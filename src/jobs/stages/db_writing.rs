@@ -51,10 +51,12 @@ pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> 
             },
         );
     }
-    let df = query(&ctx, "db_rows", DB_ROWS, &[]).await?;
     let batches = env
         .engine
-        .run(async move { Ok(df.collect().await?) })
+        .retry_lost("db_rows", |_| async {
+            let df = query(&ctx, "db_rows", DB_ROWS, &[]).await?;
+            env.engine.run(async move { Ok(df.collect().await?) }).await
+        })
         .await
         .context("reading the model outputs")?;
     let columns = batches

@@ -86,6 +86,7 @@ pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> 
                 dir: work.key(&date_dir),
                 table: table.to_owned(),
                 run_id: run.id,
+                attempt: 1, // Engine::write numbers its attempts
                 intermediate: true,
             };
             let w = env

@@ -96,18 +96,25 @@ impl ModelStage<'_> {
     ) -> anyhow::Result<StageResult> {
         let mut out = OutputWriter::new(&self.env.storage.work, model, self.date, self.run_id);
         let name = model.as_str();
-        let df = query(&self.ctx, name, sql, &[]).await?;
-        let schema = store::plain_schema(df.schema().as_arrow());
-        let mut writer = out.table(name, 0, schema)?;
+        // A second attempt (a cluster lost the first's job) writes the same file again.
         let written = self
             .env
             .engine
-            .run(async move {
-                let mut stream = df.execute_stream().await?;
-                while let Some(batch) = futures::TryStreamExt::try_next(&mut stream).await? {
-                    writer.write(&store::normalize(batch)?).await?;
-                }
-                writer.close().await
+            .retry_lost(name, |_| async {
+                let df = query(&self.ctx, name, sql, &[]).await?;
+                let schema = store::plain_schema(df.schema().as_arrow());
+                let mut writer = out.table(name, 0, schema)?;
+                self.env
+                    .engine
+                    .run(async move {
+                        let mut stream = df.execute_stream().await?;
+                        while let Some(batch) = futures::TryStreamExt::try_next(&mut stream).await?
+                        {
+                            writer.write(&store::normalize(batch)?).await?;
+                        }
+                        writer.close().await
+                    })
+                    .await
             })
             .await
             .with_context(|| format!("computing {name}"));

@@ -9,10 +9,12 @@
 mod codec;
 mod process;
 mod registry;
+mod watchdog;
 
 use std::sync::Arc;
 
 use ballista_core::extension::{SessionConfigExt, SessionStateExt};
+use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -54,4 +56,39 @@ pub fn remote_session(
     options.set("ballista.scheduler.max_partitions_per_task", "1")?;
     options.optimizer.enable_window_topn = false;
     Ok(SessionContext::new_with_state(state))
+}
+
+/// Whether `e` is the cluster saying it lost a job (Ballista's client answers a failed or
+/// cancelled job with `Job <id> failed: <reason>`), as opposed to the query failing to plan, the
+/// scheduler being unreachable or the job timing out: only a lost job is worth a second attempt.
+pub fn lost_job(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<DataFusionError>().is_some_and(|d| {
+            matches!(d.find_root(), DataFusionError::Execution(m)
+                if m.starts_with("Job ") && m.contains(" failed: "))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_failed_or_cancelled_job_counts_as_lost() {
+        let failed = |m: &str| anyhow::Error::from(DataFusionError::Execution(m.to_owned()));
+        let lost = failed("Job aBc12 failed: Cancelled").context("writing ads_views");
+        assert!(lost_job(&lost));
+        let wrapped = DataFusionError::Context(
+            "in a stream".into(),
+            Box::new(DataFusionError::Execution("Job x failed: Task lost".into())),
+        );
+        assert!(lost_job(&anyhow::Error::from(wrapped)));
+        assert!(!lost_job(&failed("Division by zero")));
+        let plan = anyhow::Error::from(DataFusionError::Plan("Job x failed: no".into()));
+        assert!(!lost_job(&plan));
+        assert!(!lost_job(&anyhow::anyhow!(
+            "Job x failed: not a DataFusion error"
+        )));
+    }
 }

@@ -14,10 +14,11 @@ use ballista_core::utils::default_session_builder;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
-use ballista_scheduler::scheduler_process::start_server;
+use ballista_scheduler::scheduler_process::{create_scheduler, start_grpc_service};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::SessionConfig;
+use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 
 use super::codec::{AdrecLogicalCodec, AdrecPhysicalCodec};
 use super::registry::PlanStores;
@@ -64,7 +65,14 @@ pub async fn run_scheduler(opts: SchedulerOptions) -> anyhow::Result<()> {
         .await
         .context("setting up the scheduler's state")?;
     tracing::info!(bind = %opts.bind, "Ballista scheduler starting");
-    start_server(cluster, opts.bind, Arc::new(config))
+    // start_server's steps, with the watchdog beside the gRPC service.
+    let config = Arc::new(config);
+    config.validate().context("the scheduler's configuration")?;
+    let scheduler = create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, config)
+        .await
+        .context("creating the Ballista scheduler")?;
+    tokio::spawn(super::watchdog::run(scheduler.clone()));
+    start_grpc_service(opts.bind, scheduler)
         .await
         .context("running the Ballista scheduler")
 }
