@@ -104,6 +104,12 @@ impl Engine {
         if std::env::var_os("DATAFUSION_OPTIMIZER_ENABLE_ROUND_ROBIN_REPARTITION").is_none() {
             optimizer.enable_round_robin_repartition = false;
         }
+        // The models keep 20 rows per advertiser: a heap per advertiser instead of a sort of
+        // every ranked row (top_ctr 0.38 -> 0.33 s, top_product 0.21 -> 0.16 s on the zipf bench
+        // day). The cluster session turns it off: its operator has no codec.
+        if std::env::var_os("DATAFUSION_OPTIMIZER_ENABLE_WINDOW_TOPN").is_none() {
+            optimizer.enable_window_topn = true;
+        }
         // Last: a runtime dropped on an error path above would panic (it may not be dropped
         // inside the service's runtime), so every fallible step comes before it.
         let runtime = tokio::runtime::Builder::new_multi_thread()
