@@ -7,7 +7,8 @@
 # of a core, and the speed-up over one executor is what more machines would give. The scheduler
 # and the service run outside the caps. Prints each run's time by stage, the speed-up and
 # efficiency over 1 executor, what the run spent outside the executors' work (the serial part),
-# and checks that every run published the same rows.
+# and checks that every run published the same rows. Then two executors again, one killed halfway
+# through filter_data: the run's time against the undisturbed one (BENCH_KILL=0 skips it).
 #   ADREC_BIN  BENCH_EXECUTORS="1 2 4"  BENCH_SCALE=1  BENCH_QUOTA_US=25000  (root: cgroups)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,16 +48,15 @@ pipeline() { # NAME [ENGINE_URL]
 # CPU seconds a process has used so far (user + system).
 proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
 
-echo "== in-process (uncapped, for reference)"
-pipeline inproc
-for n in $executors; do
-  echo "== cluster: 1 scheduler + $n executor(s), 1 task slot and $quota/100000 of a core each"
+# A scheduler and N capped executors; sets sport and epids.
+start_cluster() { # N TAG
+  local n=$1 tag=$2 i g eport
   sport=$(free_port)
-  RUST_LOG=info "$ADREC_BIN" scheduler --bind "127.0.0.1:$sport" >"$work/scheduler-$n.log" 2>&1 & pids+=($!)
+  RUST_LOG=info "$ADREC_BIN" scheduler --bind "127.0.0.1:$sport" >"$work/scheduler-$tag.log" 2>&1 & pids+=($!)
   wait_port "$sport"
   epids=()
   for i in $(seq "$n"); do
-    g="$cg/adrec-bench-scale-$$-$n-$i"
+    g="$cg/adrec-bench-scale-$$-$tag-$i"
     mkdir -p "$g"; groups+=("$g")
     echo 100000 > "$g/cpu.cfs_period_us"
     echo "$quota" > "$g/cpu.cfs_quota_us"
@@ -64,20 +64,47 @@ for n in $executors; do
     # The executor starts inside its group: a child of this subshell, moved in before exec.
     ( echo "$BASHPID" > "$g/cgroup.procs"
       RUST_LOG=warn exec "$ADREC_BIN" executor --scheduler "127.0.0.1:$sport" --bind "127.0.0.1:$eport" \
-        --concurrency 1 --work-dir "$work/exec-$n-$i" ) >"$work/executor-$n-$i.log" 2>&1 &
+        --concurrency 1 --work-dir "$work/exec-$tag-$i" ) >"$work/executor-$tag-$i.log" 2>&1 &
     pids+=($!); epids+=($!)
     wait_port "$eport"
   done
   sleep 1
-  executors_cpu() { for p in "${epids[@]}"; do proc_cpu "$p"; done | awk '{s += $1} END {print s}'; }
+}
+stop_cluster() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  pids=()
+}
+executors_cpu() { for p in "${epids[@]}"; do proc_cpu "$p" 2>/dev/null || echo 0; done | awk '{s += $1} END {print s}'; }
+
+echo "== in-process (uncapped, for reference)"
+pipeline inproc
+for n in $executors; do
+  echo "== cluster: 1 scheduler + $n executor(s), 1 task slot and $quota/100000 of a core each"
+  start_cluster "$n" "$n"
   before=$(executors_cpu)
   pipeline "cluster$n" "df://127.0.0.1:$sport"
   after=$(executors_cpu)
   echo "$before $after" > "$work/cluster$n.executor-cpu"
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  pids=()
+  stop_cluster
 done
+
+# An executor's death: two executors, one killed halfway through filter_data (as long as it
+# took undisturbed on two); the run must finish with the same answer in at most twice the time.
+if [[ " $executors " == *" 2 "* && "${BENCH_KILL:-1}" == 1 ]]; then
+  half=$(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["details"]
+print(r["filter_data"]["seconds"] / 2)' "$work/cluster2.run.json")
+  echo "== cluster: 2 executors, one killed ${half} s into filter_data"
+  start_cluster 2 kill
+  pipeline cluster2kill "df://127.0.0.1:$sport" & runner=$!
+  # filter_data starts once the service is up and has read the active list (~0.2 s).
+  sleep "$(python3 -c "print(0.2 + $half)")"
+  kill -9 "${epids[0]}"
+  echo "$half" > "$work/cluster2kill.killed-at"
+  wait "$runner"
+  grep -c "executor gone" "$work/scheduler-kill.log" > "$work/cluster2kill.noticed" || true
+  stop_cluster
+fi
 
 python3 - "$work" "$bytes" "$quota" $executors <<'PY'
 import json, os, sys, filecmp
@@ -112,11 +139,21 @@ for name, n, run, t in rows:
     print(f"{name}: {t:.2f} s = {ideal:.2f} s of executor work at {n * share:.2f} cores + {t - ideal:.2f} s serial "
           f"(service, scheduling, Postgres; by stage: " + ", ".join(
               f"{s} {run['details'][s]['seconds']:.2f}" for s in stages) + ")")
+kill = os.path.join(work, "cluster2kill.run.json")
+if os.path.exists(kill):
+    run, t = load("cluster2kill")
+    undisturbed = next(t2 for _, n, _, t2 in rows if n == 2)
+    at = float(open(os.path.join(work, "cluster2kill.killed-at")).read())
+    noticed = open(os.path.join(work, "cluster2kill.noticed")).read().strip() or "0"
+    print(f"\nexecutor killed {at:.2f} s into filter_data on 2 executors: {t:.2f} s against {undisturbed:.2f} s "
+          f"undisturbed ({t / undisturbed:.2f}x; goal <= 2x); the scheduler's watchdog removed {noticed} executor(s); "
+          f"by stage: " + ", ".join(f"{s} {run['details'][s]['seconds']:.2f}" for s in stages))
+    ns = ns + ["2kill"]
 same = all(filecmp.cmp(os.path.join(work, "inproc.csv"), os.path.join(work, f"cluster{n}.csv"), shallow=False) for n in ns)
 b = base["details"]["filter_data"]
 print(f"\nanswers: {'identical' if same else 'DIFFERENT'} across engines ({sum(1 for _ in open(os.path.join(work, 'inproc.csv'))):,} rows); "
       f"filter_data rows in {b['rows_in']:,}, kept {b['rows_out']:,}, bad {b['bad_rows']:,}; input {nbytes / 1e6:,.0f} MB")
-for name, n, run, _ in rows:
+for name, n, run, _ in rows + ([("killed", "2kill", load("cluster2kill")[0], 0)] if "2kill" in ns else []):
     f = run["details"]["filter_data"]
     if (f["rows_in"], f["rows_out"], f["bad_rows"]) != (b["rows_in"], b["rows_out"], b["bad_rows"]):
         sys.exit(f"{name}: counts differ: {f['rows_in']}, {f['rows_out']}, {f['bad_rows']}")
