@@ -34,11 +34,8 @@ impl Engine {
         let (spec, df, watch) = (&spec, &df, &watch);
         self.retry_lost(&spec.table, |attempt| async move {
             if attempt > 1 {
-                let lost = WriteSpec {
-                    attempt: attempt - 1,
-                    ..spec.clone()
-                };
-                reports::discard(work, date_dir, &lost).await?;
+                // Every file and report of the run's table so far: the lost attempt's.
+                reports::discard(work, date_dir, spec).await?;
             }
             let spec = WriteSpec {
                 attempt,
