@@ -6,6 +6,7 @@
 //! `impression` by `--click-rate`, rows in date order. The same options and seed always give the
 //! same bytes.
 mod files;
+mod pick;
 
 use std::fs;
 use std::io::Write;
@@ -18,6 +19,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use files::{Logs, writer};
+use pick::Pick;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Layout {
@@ -168,45 +170,6 @@ pub fn generate(o: &GenOptions) -> anyhow::Result<String> {
         o.dir.display(),
         o.layout
     ))
-}
-
-/// How a product is picked from a catalogue: uniformly, or by rank with a Zipf law.
-enum Pick {
-    Uniform(usize),
-    /// The cumulative weights of the ranks, the last 1.
-    Zipf(Vec<f64>),
-}
-
-impl Pick {
-    fn new(products: usize, zipf: Option<f64>) -> anyhow::Result<Self> {
-        anyhow::ensure!(products > 0, "--products must be at least 1");
-        let Some(s) = zipf else {
-            return Ok(Pick::Uniform(products));
-        };
-        anyhow::ensure!(
-            s > 0.0 && s.is_finite(),
-            "--zipf must be a positive exponent"
-        );
-        let mut cdf: Vec<f64> = (1..=products).map(|k| (k as f64).powf(-s)).collect();
-        let mut sum = 0.0;
-        for w in &mut cdf {
-            sum += *w;
-            *w = sum;
-        }
-        cdf.iter_mut().for_each(|w| *w /= sum);
-        Ok(Pick::Zipf(cdf))
-    }
-
-    #[inline]
-    fn one(&self, rng: &mut SmallRng) -> usize {
-        match self {
-            Pick::Uniform(n) => rng.random_range(0..*n),
-            Pick::Zipf(cdf) => {
-                let u: f64 = rng.random();
-                cdf.partition_point(|&c| c <= u).min(cdf.len() - 1)
-            }
-        }
-    }
 }
 
 fn id(rng: &mut SmallRng, len: usize, alphabet: &[u8]) -> String {

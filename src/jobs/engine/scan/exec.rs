@@ -1,6 +1,6 @@
 //! `LogScanExec`: the physical scan of raw logs, as ranged reads of the object store.
 //!
-//! The input files are cut into ranges of about `RANGE_BYTES`, dealt to the output partitions in
+//! The input files are cut into ranges of about `RANGE_BYTES` (`spec`), dealt to the output partitions in
 //! turn (range i to partition i mod n), so that a day's rows, contiguous in a date-sorted
 //! multi-day file, are spread over every core. Each partition keeps `PREFETCH` ranged GETs in
 //! flight on the I/O runtime while it parses the previous one, and reports its bad rows, bytes
@@ -15,122 +15,24 @@ use datafusion::common::{DataFusionError, Result, Statistics};
 use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricsSet};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning,
-    PlanProperties, ReplaceChildrenOptions,
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties,
+    ReplaceChildrenOptions,
 };
 use futures::{StreamExt, TryStreamExt};
-use serde::{Deserialize, Serialize};
 
-use super::codes::Codes;
 use super::counts::LineCounts;
-use super::format::{LogFormat, PART, TableColumn};
 use super::metrics::ScanMetrics;
 use super::parse::Parser;
 use super::read::{OVERHANG, Source, read_lines, slices};
+use super::spec::LogScanSpec;
 
-/// Bytes per ranged GET: large enough for S3 throughput, small enough to spread a day over cores.
-pub const RANGE_BYTES: u64 = 8 << 20;
 /// Ranged GETs each partition keeps in flight ahead of the one it parses.
 const PREFETCH: usize = 2;
-
-/// One range of one input file; the scan owns the lines that *start* in `[start, end)`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileRange {
-    pub path: String,
-    pub size: u64,
-    pub start: u64,
-    pub end: u64,
-    /// The hive partition's date (days since epoch), whose rows may leave the date out.
-    pub partition_date: Option<i32>,
-}
-
-/// Everything that defines a scan; serializable, so a plan can travel to other processes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LogScanSpec {
-    pub format: LogFormat,
-    /// The advertiser codes the table's `advertiser_code` column looks up, if it has one.
-    pub codes: Option<Arc<Codes>>,
-    pub store_url: String,
-    /// Per output partition, its ranges in reading order.
-    pub partitions: Vec<Vec<FileRange>>,
-    /// Indices of the table's columns (`LogFormat::table_columns`) that are output.
-    pub projection: Vec<usize>,
-    /// Keep only this day's rows (days since epoch): the pushed-down `date = …` predicate.
-    pub day: Option<i32>,
-}
-
-impl LogScanSpec {
-    /// Cuts `files` (path, size, partition date) into ranges dealt over `target` partitions.
-    pub fn plan_ranges(files: &[(String, u64, Option<i32>)], target: usize) -> Vec<Vec<FileRange>> {
-        let mut ranges = Vec::new();
-        for (path, size, partition_date) in files {
-            let mut start = 0;
-            while start < *size {
-                let end = (start + RANGE_BYTES).min(*size);
-                // Avoid a sliver at the end of a file: the last range takes it.
-                let end = if size - end < RANGE_BYTES / 4 {
-                    *size
-                } else {
-                    end
-                };
-                ranges.push(FileRange {
-                    path: path.clone(),
-                    size: *size,
-                    start,
-                    end,
-                    partition_date: *partition_date,
-                });
-                start = end;
-            }
-        }
-        let n = target.clamp(1, ranges.len().max(1));
-        let mut parts = vec![Vec::new(); n];
-        for (i, r) in ranges.into_iter().enumerate() {
-            parts[i % n].push(r);
-        }
-        parts
-    }
-
-    pub fn total_bytes(&self) -> u64 {
-        self.partitions
-            .iter()
-            .flatten()
-            .map(|r| r.end - r.start)
-            .sum()
-    }
-
-    /// The table columns output, in order.
-    pub fn outputs(&self) -> Vec<(String, TableColumn)> {
-        let all = self.format.table_columns(self.codes.is_some());
-        self.projection.iter().map(|&i| all[i].clone()).collect()
-    }
-
-    /// The output schema.
-    pub fn schema(&self) -> SchemaRef {
-        let table = self.format.table_schema(self.codes.is_some());
-        Arc::new(table.project(&self.projection).expect("a valid projection"))
-    }
-
-    /// Hash partitioned on `part` when it is output (each value is read by one partition, so
-    /// rows with equal `part` are in one partition: what a hash partitioning promises), else
-    /// of unknown partitioning. `n` partitions.
-    pub fn partitioning(&self, n: usize) -> Partitioning {
-        let part = self
-            .outputs()
-            .iter()
-            .position(|(_, c)| *c == TableColumn::Part);
-        match part {
-            Some(i) => Partitioning::Hash(vec![Arc::new(Column::new(PART, i))], n),
-            None => Partitioning::UnknownPartitioning(n),
-        }
-    }
-}
 
 #[derive(Debug)]
 pub struct LogScanExec {

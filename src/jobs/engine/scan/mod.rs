@@ -14,7 +14,8 @@
 //! * `batch` — the columns those batches are built in;
 //! * `delims` — where the commas and line ends are (64 bytes at a time);
 //! * `read` — one range's lines, aligned to line ends;
-//! * `exec` — the execution plan: ranges, prefetching;
+//! * `spec` — what a scan reads (files cut into ranges, dealt over partitions) and outputs;
+//! * `exec` — the execution plan: ranged reads, prefetching;
 //! * `sliced` — the scan as it is planned: partitions listed by a child a Ballista task slices;
 //! * `metrics` — what each scan counts, and the counts of a plan's scans.
 mod batch;
@@ -27,6 +28,7 @@ mod metrics;
 mod parse;
 mod read;
 mod sliced;
+mod spec;
 #[cfg(test)]
 mod tests;
 
@@ -42,11 +44,12 @@ use datafusion::physical_plan::ExecutionPlan;
 
 pub use codes::Codes;
 pub use counts::{LineCounts, Skip};
-pub use exec::{FileRange, LogScanExec, LogScanSpec};
+pub use exec::LogScanExec;
 pub use format::{ColumnKind, LogFormat, PART, TableColumn};
 pub use metrics::{partition_counts, scan_counts, scan_progress};
 pub use parse::{epoch_days, parse_ymd};
 pub use sliced::SlicedScanExec;
+pub use spec::{FileRange, LogScanSpec};
 
 /// The files of one log, as a table.
 #[derive(Debug)]

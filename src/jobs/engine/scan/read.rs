@@ -7,7 +7,7 @@ use datafusion::common::{DataFusionError, Result};
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 
-use super::exec::FileRange;
+use super::spec::FileRange;
 
 /// Read past a range's end by this much, so its last line is almost always in the same GET.
 pub const OVERHANG: u64 = 64 << 10;

@@ -9,9 +9,9 @@ use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use super::counts::LineCounts;
-use super::exec::FileRange;
 use super::parse::{Parser, day_text, epoch_days};
 use super::read::{Source, read_lines};
+use super::spec::FileRange;
 use super::*;
 
 fn day(s: &str) -> i32 {
