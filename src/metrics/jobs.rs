@@ -1,7 +1,7 @@
 //! What this process's job runs did: counts by outcome and a duration histogram per task.
 //! (What every instance's runs did, from `job_runs`, is in `db`.)
 use super::text::{Counter, Encoder, Histogram, Kind};
-use crate::domain::Task;
+use crate::domain::{RunStatus, Task};
 
 /// Upper bounds in seconds, from a small day's stage to the one-hour job timeout.
 const BUCKETS: [f64; 12] = [
@@ -51,8 +51,14 @@ impl JobMetrics {
         );
         for (task, t) in Task::TRIGGERED.iter().zip(&self.tasks) {
             let task = task.as_str();
-            for (status, n) in [("succeeded", &t.succeeded), ("failed", &t.failed)] {
-                enc.sample(&[("task", task), ("status", status)], n.get() as f64);
+            for (status, n) in [
+                (RunStatus::Succeeded, &t.succeeded),
+                (RunStatus::Failed, &t.failed),
+            ] {
+                enc.sample(
+                    &[("task", task), ("status", status.as_str())],
+                    n.get() as f64,
+                );
             }
         }
         enc.family(
