@@ -68,7 +68,9 @@ start_cluster() { # N TAG
     pids+=($!); epids+=($!)
     wait_port "$eport"
   done
-  sleep 1
+  # Executors register at their first poll; the scheduler counts their slots (the partitions
+  # it plans) each second.
+  sleep 2
 }
 stop_cluster() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -121,14 +123,16 @@ rows = [(f"{n} executor(s)", n, *load(f"cluster{n}")) for n in ns]
 one = next((t for _, n, _, t in rows if n == 1), None)
 share = quota / 100000
 print()
-print(f"{'engine':<18} {'cores':>5} {'total s':>8} " + " ".join(f"{s:>12}" for s in stages) + f" {'speed-up':>9} {'efficiency':>10} {'executor CPU s':>15}")
+# The partitions the scheduler cut the ads log's scan into (one per task slot it counted).
+parts = lambda run: run["details"]["filter_data"]["details"]["ads_views"].get("partitions", "?")
+print(f"{'engine':<18} {'cores':>5} {'parts':>5} {'total s':>8} " + " ".join(f"{s:>12}" for s in stages) + f" {'speed-up':>9} {'efficiency':>10} {'executor CPU s':>15}")
 secs = [base["details"][s]["seconds"] for s in stages]
-print(f"{'in-process':<18} {'all':>5} {base_t:8.2f} " + " ".join(f"{x:12.2f}" for x in secs))
+print(f"{'in-process':<18} {'all':>5} {parts(base):>5} {base_t:8.2f} " + " ".join(f"{x:12.2f}" for x in secs))
 for name, n, run, t in rows:
     secs = [run["details"][s]["seconds"] for s in stages]
     up = one / t if one else float("nan")
     b, a = map(float, open(os.path.join(work, f"cluster{n}.executor-cpu")).read().split())
-    print(f"{name:<18} {n * share:5.2f} {t:8.2f} " + " ".join(f"{x:12.2f}" for x in secs)
+    print(f"{name:<18} {n * share:5.2f} {parts(run):>5} {t:8.2f} " + " ".join(f"{x:12.2f}" for x in secs)
           + f" {up:8.2f}x {up / n * 100:9.0f}% {a - b:15.2f}")
 print()
 # The serial part: what a run spends that more executors do not shorten. With the executors'

@@ -66,6 +66,10 @@ pub struct LogReport {
     pub files: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layout: Option<String>,
+    /// The partitions the scan was cut into: the tasks that read the log in parallel (threads
+    /// in this process, task slots on a cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitions: Option<u32>,
     pub rows: OutcomeCounts,
 }
 

@@ -87,8 +87,9 @@ impl Cluster {
                 child
             })
             .collect();
-        // Executors register (first poll) right after their Flight port opens.
-        std::thread::sleep(Duration::from_millis(500));
+        // Executors register (first poll) right after their Flight port opens, and the
+        // scheduler counts their task slots (what it plans partitions for) each second.
+        std::thread::sleep(Duration::from_millis(1500));
         Self {
             scheduler,
             executors,
@@ -196,10 +197,11 @@ async fn in_process_answer(views: u64, ads: u64) -> (Vec<Row>, (Value, Value, Va
 
 #[tokio::test]
 async fn a_cluster_gives_exactly_the_in_process_answer() {
-    // Arrange: logs of several 8 MiB ranges, so the scans have two partitions.
-    let (views, ads) = (100_000, 120_000);
+    // Arrange: an ads log of four 8 MiB ranges, so its scan can have a partition per task slot
+    // of three executors (in this process: one per query thread, two).
+    let (views, ads) = (100_000, 200_000);
     let (rows, counts) = in_process_answer(views, ads).await;
-    let cluster = Cluster::start(2);
+    let cluster = Cluster::start(3);
     let app = spawn_app_with(Options {
         engine_url: Some(cluster.engine_url()),
         ..Options::default()
@@ -216,6 +218,9 @@ async fn a_cluster_gives_exactly_the_in_process_answer() {
     assert_eq!(counted(&run), counts, "rows and bad rows by reason");
     assert_eq!(published(&app).await, rows);
     assert!(!rows.is_empty());
+    // The scheduler planned the scan for its slots, not for the service's threads.
+    let ads_views = &run["details"]["filter_data"]["details"]["ads_views"];
+    assert_eq!(ads_views["partitions"], 3, "{ads_views}");
     // Nothing of the run is left outside its published outputs (reports, skipped rows).
     let stray: Vec<_> = walk(&app.work)
         .into_iter()

@@ -48,6 +48,8 @@ pub struct Written {
     pub outcomes: OutcomeCounts,
     /// The scans' line counts, summed.
     pub scan: LineCounts,
+    /// How many partitions the scan was cut into (on a cluster, its tasks).
+    pub scan_partitions: usize,
 }
 
 /// Reads the reports of `spec` under `work`, keeps one per scan partition, checks them, and
@@ -105,7 +107,10 @@ pub async fn collect(work: &Location, date_dir: &str, spec: &WriteSpec) -> anyho
             work.url_of(&reports_dir)
         );
     }
-    let mut written = Written::default();
+    let mut written = Written {
+        scan_partitions: n,
+        ..Written::default()
+    };
     for r in &chosen {
         written.outcomes.merge(&r.outcomes);
         for s in &r.scans {

@@ -93,7 +93,7 @@ pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> 
                 .engine
                 .write(&ctx, df, spec, (work, &date_dir), |p| progress.watch(p))
                 .await?;
-            let counts = w.outcomes;
+            let (counts, partitions) = (w.outcomes, w.scan_partitions as u32);
             if counts.of_day() == 0 {
                 bail!(
                     "the {table} input ({}) holds no rows for {date}",
@@ -107,6 +107,7 @@ pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> 
             let report = LogReport {
                 files: input.names().into_iter().map(str::to_owned).collect(),
                 layout: Some(input.layout.to_owned()),
+                partitions: Some(partitions),
                 rows: counts,
             };
             match table {

@@ -22,6 +22,7 @@ use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 
 use super::codec::{AdrecLogicalCodec, AdrecPhysicalCodec};
 use super::registry::PlanStores;
+use super::watchdog::Slots;
 
 /// How often an executor reports it is alive; the scheduler's timeout is a few of these.
 const HEARTBEAT_SECS: u64 = 5;
@@ -37,8 +38,17 @@ pub struct SchedulerOptions {
 pub async fn run_scheduler(opts: SchedulerOptions) -> anyhow::Result<()> {
     let _ = tracing_log::LogTracer::init();
     let stores = Arc::new(PlanStores::load().await);
+    let slots = Slots::default();
+    let live = slots.clone();
     // Planning reads Parquet footers and lists files, so the scheduler needs the stores too.
+    // A query is planned for the cluster as it is: one partition per live executor's task slot
+    // (the client's setting is its own thread count), so every slot gets a scan partition and
+    // adding executors spreads a day thinner.
     let session_builder = move |c: SessionConfig| {
+        let c = match live.get() {
+            0 => c,
+            n => c.with_target_partitions(n),
+        };
         let state = default_session_builder(c)?;
         let env = RuntimeEnvBuilder::new()
             .with_object_store_registry(stores.clone())
@@ -71,7 +81,7 @@ pub async fn run_scheduler(opts: SchedulerOptions) -> anyhow::Result<()> {
     let scheduler = create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, config)
         .await
         .context("creating the Ballista scheduler")?;
-    tokio::spawn(super::watchdog::run(scheduler.clone()));
+    tokio::spawn(super::watchdog::run(scheduler.clone(), slots));
     start_grpc_service(opts.bind, scheduler)
         .await
         .context("running the Ballista scheduler")

@@ -11,7 +11,12 @@
 //!   apache/datafusion-ballista#1986): it stays running with no task to run and none running.
 //!   A job in that state for `STUCK_AFTER` is cancelled, so its client (the service) gets an
 //!   error at once and runs the query again.
+//!
+//! It also keeps the count of the live executors' task slots (`Slots`), which the scheduler
+//! plans each query's partitions by: one scan partition per slot.
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ballista_scheduler::scheduler_server::SchedulerServer;
@@ -25,7 +30,17 @@ const FAILED_PROBES: u32 = 2;
 /// Checks a job may make no progress (no task to run, none running) before it is cancelled.
 const STUCK_CHECKS: u32 = 5;
 
-pub async fn run<T, U>(scheduler: SchedulerServer<T, U>)
+/// The task slots (`vcores`) of the executors registered and not found dead; 0 before any.
+#[derive(Clone, Debug, Default)]
+pub struct Slots(Arc<AtomicUsize>);
+
+impl Slots {
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+pub async fn run<T, U>(scheduler: SchedulerServer<T, U>, slots: Slots)
 where
     T: 'static + AsLogicalPlan,
     U: 'static + AsExecutionPlan,
@@ -35,22 +50,33 @@ where
     let mut tick = tokio::time::interval(PROBE_EVERY);
     loop {
         tick.tick().await;
-        probe_executors(&scheduler, &mut failures).await;
+        let live = probe_executors(&scheduler, &mut failures).await;
+        if let Some(n) = live
+            && slots.0.swap(n, Ordering::Relaxed) != n
+        {
+            tracing::info!(
+                slots = n,
+                "the executors' task slots changed: queries plan this many partitions"
+            );
+        }
         cancel_stuck_jobs(&scheduler, &mut idle).await;
     }
 }
 
+/// Probes every executor and removes the dead; the live ones' task slots, if they could be listed.
 async fn probe_executors<T, U>(
     scheduler: &SchedulerServer<T, U>,
     failures: &mut HashMap<String, u32>,
-) where
+) -> Option<usize>
+where
     T: 'static + AsLogicalPlan,
     U: 'static + AsExecutionPlan,
 {
     let state = &scheduler.state;
     let Ok(executors) = state.executor_manager.get_executors_state().await else {
-        return;
+        return None;
     };
+    let mut slots = 0;
     let alive: Vec<String> = executors.iter().map(|(m, ..)| m.id.clone()).collect();
     failures.retain(|id, _| alive.contains(id));
     for (meta, ..) in executors {
@@ -62,6 +88,7 @@ async fn probe_executors<T, U>(
         let n = failures.entry(meta.id.clone()).or_default();
         *n = if ok { 0 } else { *n + 1 };
         if *n < FAILED_PROBES {
+            slots += meta.specification.vcores as usize;
             continue;
         }
         let reason = format!("adrec watchdog: {addr} refused {FAILED_PROBES} connections in a row");
@@ -78,6 +105,7 @@ async fn probe_executors<T, U>(
         }
         failures.remove(&meta.id);
     }
+    Some(slots)
 }
 
 async fn cancel_stuck_jobs<T, U>(scheduler: &SchedulerServer<T, U>, idle: &mut HashMap<String, u32>)
