@@ -94,9 +94,13 @@ impl fmt::Display for Task {
     }
 }
 
+/// A task name that is not one; says which names the context accepts.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown task {0:?}: expected filter_data, top_ctr, top_product, db_writing or pipeline")]
-pub struct UnknownTask(pub String);
+#[error("unknown task {name:?}: expected {expected}")]
+pub struct UnknownTask {
+    pub name: String,
+    pub expected: &'static str,
+}
 
 impl FromStr for Task {
     type Err = UnknownTask;
@@ -106,7 +110,10 @@ impl FromStr for Task {
         Task::ALL
             .into_iter()
             .find(|t| t.as_str() == s)
-            .ok_or_else(|| UnknownTask(s.to_owned()))
+            .ok_or_else(|| UnknownTask {
+                name: s.to_owned(),
+                expected: "filter_data, top_ctr, top_product, db_writing, pipeline or unpublish",
+            })
     }
 }
 
@@ -119,7 +126,10 @@ impl FromStr for Triggered {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.parse::<Task>() {
             Ok(t) if t.is_triggered() => Ok(Triggered(t)),
-            _ => Err(UnknownTask(s.to_owned())),
+            _ => Err(UnknownTask {
+                name: s.to_owned(),
+                expected: "filter_data, top_ctr, top_product, db_writing or pipeline",
+            }),
         }
     }
 }
@@ -172,7 +182,10 @@ mod tests {
             "pipeline".parse::<Triggered>().unwrap(),
             Triggered(Task::Pipeline)
         );
-        assert!("unpublish".parse::<Triggered>().is_err());
+        let e = "unpublish".parse::<Triggered>().unwrap_err().to_string();
+        assert!(e.ends_with("db_writing or pipeline"), "{e}");
+        let e = "nope".parse::<Task>().unwrap_err().to_string();
+        assert!(e.ends_with("pipeline or unpublish"), "{e}");
     }
 
     #[test]

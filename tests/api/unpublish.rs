@@ -47,6 +47,10 @@ async fn deleting_a_date_stops_serving_it_at_once_and_is_recorded() {
     assert_eq!(d["latest_after"], "2024-05-02");
     let (_, runs) = app.get_auth("/jobs/runs?date=2024-05-03").await;
     assert_eq!(runs["runs"][0]["id"], run["id"]);
+    let (status, runs) = app.get_auth("/jobs/runs?task=unpublish").await;
+    assert_eq!(status, 200, "{runs}");
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 1, "{runs}");
+    assert_eq!(runs["runs"][0]["id"], run["id"]);
     // The read path no longer serves it: the NOTIFY emptied the cache (whose entries would
     // otherwise be live hits for 30 s).
     let mut served = json!(null);
