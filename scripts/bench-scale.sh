@@ -7,15 +7,18 @@
 # of a core, and the speed-up over one executor is what more machines would give. The scheduler
 # and the service run outside the caps. Prints each run's time by stage, the speed-up and
 # efficiency over 1 executor, what the run spent outside the executors' work (the serial part),
-# and checks that every run published the same rows. Then two executors again, one killed halfway
-# through filter_data: the run's time against the undisturbed one (BENCH_KILL=0 skips it).
-#   ADREC_BIN  BENCH_EXECUTORS="1 2 4"  BENCH_SCALE=1  BENCH_QUOTA_US=25000  (root: cgroups)
+# and checks that every run published the same rows. Each configuration runs BENCH_REPEAT times,
+# the configurations alternating, and the run of median time is reported: a quarter-core cap on a
+# shared VM varies by 20 % from one minute to the next. Then two executors again, one killed
+# halfway through filter_data: the run's time against the undisturbed median (BENCH_KILL=0 skips).
+#   ADREC_BIN  BENCH_EXECUTORS="1 2 4"  BENCH_REPEAT=3  BENCH_SCALE=1  BENCH_QUOTA_US=25000  (root)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 source "$here/scripts/lib.sh"
 day=2026-11-20
 executors="${BENCH_EXECUTORS:-1 2 4}"
 quota="${BENCH_QUOTA_US:-25000}"
+repeat="${BENCH_REPEAT:-3}"
 raw=$("$here/scripts/bench-data.sh" "${BENCH_SCALE:-1}")
 work=$(mktemp -d /tmp/adrec-bench-scale.XXXXXX)
 cg=/sys/fs/cgroup/cpu
@@ -79,16 +82,28 @@ stop_cluster() {
 }
 executors_cpu() { for p in "${epids[@]}"; do proc_cpu "$p" 2>/dev/null || echo 0; done | awk '{s += $1} END {print s}'; }
 
-echo "== in-process (uncapped, for reference)"
-pipeline inproc
-for n in $executors; do
-  echo "== cluster: 1 scheduler + $n executor(s), 1 task slot and $quota/100000 of a core each"
-  start_cluster "$n" "$n"
-  before=$(executors_cpu)
-  pipeline "cluster$n" "df://127.0.0.1:$sport"
-  after=$(executors_cpu)
-  echo "$before $after" > "$work/cluster$n.executor-cpu"
-  stop_cluster
+for r in $(seq "$repeat"); do
+  echo "== run $r of $repeat: in-process (uncapped, for reference)"
+  pipeline "inproc_r$r"
+  for n in $executors; do
+    echo "== run $r of $repeat: 1 scheduler + $n executor(s), 1 task slot and $quota/100000 of a core each"
+    start_cluster "$n" "${n}_r$r"
+    before=$(executors_cpu)
+    pipeline "cluster${n}_r$r" "df://127.0.0.1:$sport"
+    after=$(executors_cpu)
+    echo "$before $after" > "$work/cluster${n}_r$r.executor-cpu"
+    stop_cluster
+  done
+done
+# The run of median time of each configuration stands for it below.
+median_run() { # PREFIX
+  for r in $(seq "$repeat"); do
+    awk -v n="${1}_r$r" '{print $2 - $1, n}' "$work/${1}_r$r.time"
+  done | sort -n | awk '{a[NR] = $2} END {print a[int((NR + 1) / 2)]}'
+}
+for name in inproc $(printf 'cluster%s ' $executors); do
+  m=$(median_run "$name")
+  for f in "$work/$m".*; do cp "$f" "$work/$name${f#"$work/$m"}"; done
 done
 
 # An executor's death: two executors, one killed halfway through filter_data (as long as it
@@ -108,9 +123,10 @@ print(r["filter_data"]["seconds"] / 2)' "$work/cluster2.run.json")
   stop_cluster
 fi
 
-python3 - "$work" "$bytes" "$quota" $executors <<'PY'
+python3 - "$work" "$bytes" "$quota" "$repeat" $executors <<'PY'
 import json, os, sys, filecmp
-work, nbytes, quota, ns = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), [int(n) for n in sys.argv[4:]]
+work, nbytes, quota, repeat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+ns = [int(n) for n in sys.argv[5:]]
 stages = ["filter_data", "top_ctr", "top_product", "db_writing"]
 def load(name):
     run = json.load(open(os.path.join(work, f"{name}.run.json")))
@@ -122,7 +138,11 @@ base, base_t = load("inproc")
 rows = [(f"{n} executor(s)", n, *load(f"cluster{n}")) for n in ns]
 one = next((t for _, n, _, t in rows if n == 1), None)
 share = quota / 100000
-print()
+def spread(name):
+    ts = sorted(load(f"{name}_r{r}")[1] for r in range(1, repeat + 1))
+    return f"{name}: " + " / ".join(f"{t:.2f}" for t in ts) + " s"
+print(f"\nwhole runs, each of {repeat} (the median's run is reported below): " + "; ".join(
+    spread(n) for n in ["inproc"] + [f"cluster{n}" for n in ns]))
 # The partitions the scheduler cut the ads log's scan into (one per task slot it counted).
 parts = lambda run: run["details"]["filter_data"]["details"]["ads_views"].get("partitions", "?")
 print(f"{'engine':<18} {'cores':>5} {'parts':>5} {'total s':>8} " + " ".join(f"{s:>12}" for s in stages) + f" {'speed-up':>9} {'efficiency':>10} {'executor CPU s':>15}")
@@ -153,9 +173,11 @@ if os.path.exists(kill):
           f"undisturbed ({t / undisturbed:.2f}x; goal <= 2x); the scheduler's watchdog removed {noticed} executor(s); "
           f"by stage: " + ", ".join(f"{s} {run['details'][s]['seconds']:.2f}" for s in stages))
     ns = ns + ["2kill"]
-same = all(filecmp.cmp(os.path.join(work, "inproc.csv"), os.path.join(work, f"cluster{n}.csv"), shallow=False) for n in ns)
+runs = [f"cluster{n}_r{r}" for n in ns if n != "2kill" for r in range(1, repeat + 1)] + [f"inproc_r{r}" for r in range(1, repeat + 1)]
+runs += ["cluster2kill"] if "2kill" in ns else []
+same = all(filecmp.cmp(os.path.join(work, "inproc.csv"), os.path.join(work, f"{n}.csv"), shallow=False) for n in runs)
 b = base["details"]["filter_data"]
-print(f"\nanswers: {'identical' if same else 'DIFFERENT'} across engines ({sum(1 for _ in open(os.path.join(work, 'inproc.csv'))):,} rows); "
+print(f"\nanswers: {'identical' if same else 'DIFFERENT'} across engines and runs ({sum(1 for _ in open(os.path.join(work, 'inproc.csv'))):,} rows); "
       f"filter_data rows in {b['rows_in']:,}, kept {b['rows_out']:,}, bad {b['bad_rows']:,}; input {nbytes / 1e6:,.0f} MB")
 for name, n, run, _ in rows + ([("killed", "2kill", load("cluster2kill")[0], 0)] if "2kill" in ns else []):
     f = run["details"]["filter_data"]

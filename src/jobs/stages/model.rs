@@ -87,39 +87,38 @@ impl ModelStage<'_> {
         session::register_batches(&self.ctx, table, schema, batches)
     }
 
-    /// Runs the model's query and publishes its output (`WORK_URL/<model>/date=D/`).
+    /// Runs the model's query and publishes its output (`WORK_URL/<model>/date=D/`), with what
+    /// `excluded` counts (top_ctr's unranked pairs) in its details. The two run side by side: on
+    /// a cluster each is a job of its own, and the second would otherwise wait for the first's
+    /// last task.
     pub async fn publish(
-        self,
+        &self,
         model: Output,
         sql: &str,
-        excluded: Option<Excluded>,
+        excluded: impl Future<Output = anyhow::Result<Option<Excluded>>>,
     ) -> anyhow::Result<StageResult> {
         let mut out = OutputWriter::new(&self.env.storage.work, model, self.date, self.run_id);
         let name = model.as_str();
         // A second attempt (a cluster lost the first's job) writes the same file again.
-        let written = self
-            .env
-            .engine
-            .retry_lost(name, |_| async {
-                let df = query(&self.ctx, name, sql, &[]).await?;
-                let schema = store::plain_schema(df.schema().as_arrow());
-                let mut writer = out.table(name, 0, schema)?;
-                self.env
-                    .engine
-                    .run(async move {
-                        let mut stream = df.execute_stream().await?;
-                        while let Some(batch) = futures::TryStreamExt::try_next(&mut stream).await?
-                        {
-                            writer.write(&store::normalize(batch)?).await?;
-                        }
-                        writer.close().await
-                    })
-                    .await
-            })
-            .await
-            .with_context(|| format!("computing {name}"));
-        let file = match written {
-            Ok(f) => f,
+        let written = self.env.engine.retry_lost(name, |_| async {
+            let df = query(&self.ctx, name, sql, &[]).await?;
+            let schema = store::plain_schema(df.schema().as_arrow());
+            let mut writer = out.table(name, 0, schema)?;
+            self.env
+                .engine
+                .run(async move {
+                    let mut stream = df.execute_stream().await?;
+                    while let Some(batch) = futures::TryStreamExt::try_next(&mut stream).await? {
+                        writer.write(&store::normalize(batch)?).await?;
+                    }
+                    writer.close().await
+                })
+                .await
+        });
+        let (written, excluded) = tokio::join!(written, excluded);
+        let written = written.with_context(|| format!("computing {name}"));
+        let (file, excluded) = match written.and_then(|f| Ok((f, excluded?))) {
+            Ok(done) => done,
             Err(e) => {
                 out.abort().await;
                 return Err(e);

@@ -14,21 +14,18 @@ pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> 
     let stage = model::open(env, run, "ads_views").await?;
     // Clicks and impressions per product, computed once for the ranking and the exclusions.
     stage.materialize("ctr_counts", COUNTS).await?;
-    let excluded = stage
-        .collect(query(&stage.ctx, "top_ctr_excluded", EXCLUDED, &[]).await?)
-        .await?;
-    let (pairs, clicks) = excluded
-        .first()
-        .map(|b| {
-            let col = |i: usize| {
-                b.column(i)
-                    .as_any()
-                    .downcast_ref::<Int64Array>()
-                    .map(|a| a.value(0))
-            };
-            (col(0).unwrap_or(0), col(1).unwrap_or(0))
-        })
-        .unwrap_or_default();
-    let excluded = Excluded { pairs, clicks };
-    stage.publish(Output::TopCtr, TOP_CTR, Some(excluded)).await
+    // Counted beside the ranking (publish runs them side by side), from the same counts.
+    let excluded = async {
+        let batches = stage
+            .collect(query(&stage.ctx, "top_ctr_excluded", EXCLUDED, &[]).await?)
+            .await?;
+        let col = |i: usize| {
+            let b = batches.first()?;
+            let a = b.column(i).as_any().downcast_ref::<Int64Array>()?;
+            (!a.is_empty()).then(|| a.value(0))
+        };
+        let (pairs, clicks) = (col(0).unwrap_or(0), col(1).unwrap_or(0));
+        Ok(Some(Excluded { pairs, clicks }))
+    };
+    stage.publish(Output::TopCtr, TOP_CTR, excluded).await
 }
