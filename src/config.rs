@@ -10,8 +10,7 @@ use anyhow::{Context, bail};
 use secrecy::SecretString;
 use url::Url;
 
-/// `DATABASE_URL`, `DB_POOL_SIZE`, `PGSSLROOTCERT`, `DB_POOL_TIMEOUT_SECS`,
-/// `DB_STATEMENT_TIMEOUT_SECS`.
+/// `DATABASE_URL`, `DB_POOL_SIZE`, `PGSSLROOTCERT`, `DB_POOL_TIMEOUT_SECS`, `DB_STATEMENT_TIMEOUT_SECS`.
 #[derive(Clone, Debug)]
 pub struct DbConfig {
     /// libpq-style URL; `sslmode=require|verify-ca|verify-full` turns TLS on (certificates are always verified).
