@@ -14,10 +14,15 @@ pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> 
     let stage = model::open(env, run, "ads_views").await?;
     // Clicks and impressions per product, computed once for the ranking and the exclusions.
     stage.materialize("ctr_counts", COUNTS).await?;
-    // Counted beside the ranking (publish runs them side by side), from the same counts.
+    // Counted beside the ranking (publish runs them side by side), from the same counts; like
+    // the ranking, run once more if a cluster loses the job.
     let excluded = async {
-        let batches = stage
-            .collect(query(&stage.ctx, "top_ctr_excluded", EXCLUDED, &[]).await?)
+        let batches = env
+            .engine
+            .retry_lost("top_ctr_excluded", |_| async {
+                let df = query(&stage.ctx, "top_ctr_excluded", EXCLUDED, &[]).await?;
+                stage.collect(df).await
+            })
             .await?;
         let col = |i: usize| {
             let b = batches.first()?;
