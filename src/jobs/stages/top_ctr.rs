@@ -12,7 +12,8 @@ const EXCLUDED: &str = include_str!("../../../queries/top_ctr_excluded.sql");
 
 pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> {
     let stage = model::open(env, run, "ads_views").await?;
-    // Clicks and impressions per product, computed once for the ranking and the exclusions.
+    // Clicks and impressions per product, for the ranking and the exclusions: computed once
+    // in-process, a view each query computes on a cluster (`materialize`).
     stage.materialize("ctr_counts", COUNTS).await?;
     // Counted beside the ranking (publish runs them side by side), from the same counts; like
     // the ranking, run once more if a cluster loses the job.
