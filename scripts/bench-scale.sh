@@ -12,12 +12,14 @@
 # shared VM varies by 20 % from one minute to the next. Then two executors again, one killed
 # halfway through filter_data: the run's time against the undisturbed median (BENCH_KILL=0 skips).
 #   ADREC_BIN  BENCH_EXECUTORS="1 2 4"  BENCH_REPEAT=3  BENCH_SCALE=1  BENCH_QUOTA_US=25000  (root)
+#   BENCH_SCHEDULING=push|pull  how tasks reach executors (`--task-scheduling`, default push)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 source "$here/scripts/lib.sh"
 day=2026-11-20
 executors="${BENCH_EXECUTORS:-1 2 4}"
 quota="${BENCH_QUOTA_US:-25000}"
+scheduling="${BENCH_SCHEDULING:-push}"
 repeat="${BENCH_REPEAT:-3}"
 raw=$("$here/scripts/bench-data.sh" "${BENCH_SCALE:-1}")
 work=$(mktemp -d /tmp/adrec-bench-scale.XXXXXX)
@@ -33,7 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 bytes=$(cat "$raw/ads_views" "$raw/product_views" | wc -c)
-echo "== input: $(du -sh "$raw" | cut -f1) in $raw, the day $day; $(nproc) cores; executors capped at $quota/100000 of a core each"
+echo "== input: $(du -sh "$raw" | cut -f1) in $raw, the day $day; $(nproc) cores; executors capped at $quota/100000 of a core each, tasks $scheduling-scheduled"
 
 pipeline() { # NAME [ENGINE_URL]
   local db_url; db_url=$(fresh_db "adrec_bench_scale_$1")
@@ -55,7 +57,7 @@ proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1
 start_cluster() { # N TAG
   local n=$1 tag=$2 i g eport
   sport=$(free_port)
-  RUST_LOG=info "$ADREC_BIN" scheduler --bind "127.0.0.1:$sport" >"$work/scheduler-$tag.log" 2>&1 & pids+=($!)
+  RUST_LOG=info "$ADREC_BIN" scheduler --bind "127.0.0.1:$sport" --task-scheduling "$scheduling" >"$work/scheduler-$tag.log" 2>&1 & pids+=($!)
   wait_port "$sport"
   epids=()
   for i in $(seq "$n"); do
@@ -63,16 +65,16 @@ start_cluster() { # N TAG
     mkdir -p "$g"; groups+=("$g")
     echo 100000 > "$g/cpu.cfs_period_us"
     echo "$quota" > "$g/cpu.cfs_quota_us"
-    eport=$(free_port)
+    eport=$(free_port); gport=$(free_port)
     # The executor starts inside its group: a child of this subshell, moved in before exec.
     ( echo "$BASHPID" > "$g/cgroup.procs"
       RUST_LOG=warn exec "$ADREC_BIN" executor --scheduler "127.0.0.1:$sport" --bind "127.0.0.1:$eport" \
-        --concurrency 1 --work-dir "$work/exec-$tag-$i" ) >"$work/executor-$tag-$i.log" 2>&1 &
+        --grpc-port "$gport" --task-scheduling "$scheduling" --concurrency 1 --work-dir "$work/exec-$tag-$i" ) >"$work/executor-$tag-$i.log" 2>&1 &
     pids+=($!); epids+=($!)
-    wait_port "$eport"
+    wait_port "$eport"; [ "$scheduling" = pull ] || wait_port "$gport"
   done
-  # Executors register at their first poll; the scheduler counts their slots (the partitions
-  # it plans) each second.
+  # Executors register as they start; the scheduler counts their slots (the partitions it
+  # plans) each second.
   sleep 2
 }
 stop_cluster() {

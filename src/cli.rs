@@ -61,6 +61,9 @@ enum Command {
         /// Seconds without news from an executor before its tasks run elsewhere.
         #[arg(long, default_value_t = 30)]
         executor_timeout_secs: u64,
+        /// How tasks reach executors (its executors must say the same).
+        #[arg(long, value_enum, default_value_t = cluster::Scheduling::Push)]
+        task_scheduling: cluster::Scheduling,
     },
     /// Run a Ballista executor with adrec's codecs; it reads and writes the object stores the
     /// plans name, with the AWS credential chain for S3.
@@ -71,6 +74,12 @@ enum Command {
         /// Where the executor's Flight service (shuffle reads) listens.
         #[arg(long, default_value = "0.0.0.0:50051")]
         bind: std::net::SocketAddr,
+        /// The port of its gRPC service, where the scheduler sends tasks (default: Flight's + 1).
+        #[arg(long)]
+        grpc_port: Option<u16>,
+        /// How tasks reach it (as its scheduler says).
+        #[arg(long, value_enum, default_value_t = cluster::Scheduling::Push)]
+        task_scheduling: cluster::Scheduling,
         /// The host name others fetch shuffle output from (default: the bind address).
         #[arg(long, env = "EXECUTOR_EXTERNAL_HOST")]
         external_host: Option<String>,
@@ -119,11 +128,13 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             bind,
             external_host,
             executor_timeout_secs,
+            task_scheduling,
         } => {
             let opts = cluster::SchedulerOptions {
                 bind,
                 external_host,
                 executor_timeout_secs,
+                scheduling: task_scheduling,
             };
             tokio::select! {
                 r = cluster::run_scheduler(opts) => r?,
@@ -134,6 +145,8 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         Command::Executor {
             scheduler,
             bind,
+            grpc_port,
+            task_scheduling,
             external_host,
             concurrency,
             work_dir,
@@ -141,6 +154,8 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             cluster::run_executor(cluster::ExecutorOptions {
                 scheduler,
                 bind,
+                grpc_port,
+                scheduling: task_scheduling,
                 external_host,
                 concurrency,
                 work_dir,

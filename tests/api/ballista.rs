@@ -71,24 +71,27 @@ impl Cluster {
         wait_for_port(scheduler);
         let executors = (0..executors)
             .map(|_| {
-                let port = free_port();
+                let (port, grpc) = (free_port(), free_port());
                 let child = adrec(&[
                     "executor",
                     "--scheduler",
                     &bind,
                     "--bind",
                     &format!("127.0.0.1:{port}"),
+                    "--grpc-port",
+                    &grpc.to_string(),
                     // One task slot each: a stage's partitions go to tasks of one partition,
                     // which must each scan only their own (two slots may take both at once).
                     "--concurrency",
                     "1",
                 ]);
                 wait_for_port(port);
+                wait_for_port(grpc);
                 child
             })
             .collect();
-        // Executors register (first poll) right after their Flight port opens, and the
-        // scheduler counts their task slots (what it plans partitions for) each second.
+        // Executors register as they start, and the scheduler counts their task slots (what it
+        // plans partitions for) each second.
         std::thread::sleep(Duration::from_millis(1500));
         Self {
             scheduler,

@@ -20,7 +20,7 @@ use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use codec::{AdrecLogicalCodec, AdrecPhysicalCodec};
-pub use process::{ExecutorOptions, SchedulerOptions, run_executor, run_scheduler};
+pub use process::{ExecutorOptions, SchedulerOptions, Scheduling, run_executor, run_scheduler};
 
 /// `http://host:port`, the scheduler's gRPC endpoint, of `ENGINE_URL=df://host:port`.
 pub fn scheduler_endpoint(engine_url: &url::Url) -> anyhow::Result<String> {

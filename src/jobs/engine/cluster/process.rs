@@ -1,10 +1,14 @@
 //! `adrec scheduler` and `adrec executor`: Ballista's scheduler and executor as libraries, with
 //! adrec's codecs (`codec`) and plan-named object stores (`registry`).
 //!
-//! Tasks are pulled (`PullStaged`): an executor asks the scheduler for work and sends its
-//! results' status back, so the scheduler never connects to executors; executors and the
+//! Tasks are pushed by default (`--task-scheduling push`, Ballista's `PushStaged`): executors
+//! register with the scheduler, which sends a task to a free slot as soon as its stage can run,
+//! and an executor reports a finished task at once. Pulled tasks (`pull`) wait for an idle
+//! executor's next poll, every 50 ms, at every stage boundary (a model job has four), but the
+//! scheduler then never connects to executors, for networks where it cannot. Executors and the
 //! service fetch shuffle partitions from an executor's Flight port. Ports: the scheduler's gRPC
-//! port (50050 by default), each executor's Flight port (50051).
+//! port (50050 by default), each executor's Flight port (50051) and, pushed, its gRPC port (the
+//! Flight port + 1), which the scheduler connects to.
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -27,12 +31,31 @@ use super::watchdog::Slots;
 /// How often an executor reports it is alive; the scheduler's timeout is a few of these.
 const HEARTBEAT_SECS: u64 = 5;
 
+/// How tasks reach executors; the scheduler and its executors must agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scheduling {
+    /// The scheduler sends tasks to executors' gRPC ports as soon as they can run.
+    Push,
+    /// Executors poll the scheduler for tasks; the scheduler never connects to them.
+    Pull,
+}
+
+impl Scheduling {
+    fn policy(self) -> TaskSchedulingPolicy {
+        match self {
+            Self::Push => TaskSchedulingPolicy::PushStaged,
+            Self::Pull => TaskSchedulingPolicy::PullStaged,
+        }
+    }
+}
+
 pub struct SchedulerOptions {
     pub bind: SocketAddr,
     /// The host executors and the service reach the scheduler at (default: the bind address).
     pub external_host: Option<String>,
     /// An executor silent this long is dead: its tasks run again elsewhere.
     pub executor_timeout_secs: u64,
+    pub scheduling: Scheduling,
 }
 
 pub async fn run_scheduler(opts: SchedulerOptions) -> anyhow::Result<()> {
@@ -63,7 +86,7 @@ pub async fn run_scheduler(opts: SchedulerOptions) -> anyhow::Result<()> {
         external_host: opts
             .external_host
             .unwrap_or_else(|| opts.bind.ip().to_string()),
-        scheduling_policy: TaskSchedulingPolicy::PullStaged,
+        scheduling_policy: opts.scheduling.policy(),
         executor_timeout_seconds: opts.executor_timeout_secs,
         expire_dead_executor_interval_seconds: HEARTBEAT_SECS.min(opts.executor_timeout_secs),
         override_logical_codec: Some(Arc::new(AdrecLogicalCodec::default())),
@@ -92,6 +115,9 @@ pub struct ExecutorOptions {
     pub scheduler: String,
     /// Where the Flight service (shuffle reads) listens.
     pub bind: SocketAddr,
+    /// The gRPC port the scheduler pushes tasks to, on the bind address (default: Flight's + 1).
+    pub grpc_port: Option<u16>,
+    pub scheduling: Scheduling,
     /// The host others fetch this executor's shuffle output from (default: the bind address).
     pub external_host: Option<String>,
     /// Tasks run at once (default: the cores available).
@@ -126,10 +152,13 @@ pub async fn run_executor(opts: ExecutorOptions) -> anyhow::Result<()> {
                 .unwrap_or_else(|| opts.bind.ip().to_string()),
         ),
         port: opts.bind.port(),
+        grpc_port: opts
+            .grpc_port
+            .unwrap_or_else(|| opts.bind.port().saturating_add(1)),
         scheduler_host: host.to_owned(),
         scheduler_port: port,
         scheduler_connect_timeout_seconds: 60,
-        task_scheduling_policy: TaskSchedulingPolicy::PullStaged,
+        task_scheduling_policy: opts.scheduling.policy(),
         work_dir: Some(work_dir),
         executor_heartbeat_interval_seconds: HEARTBEAT_SECS,
         job_data_clean_up_interval_seconds: 600,

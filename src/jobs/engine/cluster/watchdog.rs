@@ -1,9 +1,9 @@
 //! The scheduler's watchdog: what Ballista 55 leaves to timeouts, noticed within seconds.
 //!
 //! * **A dead executor.** Ballista drops an executor only when its heartbeat has been silent for
-//!   `--executor-timeout-secs`; a pull-mode executor beats only when it polls for work (at most
-//!   every 5 s while busy), so the timeout cannot be short, and a killed executor's tasks waited
-//!   for it. The watchdog connects to every executor's Flight port each second: two refused or
+//!   `--executor-timeout-secs`; an executor beats every 5 s (pulling tasks, only as it polls
+//!   for work: at most every 5 s while busy), so the timeout cannot be short, and a killed
+//!   executor's tasks waited for it. The watchdog connects to every executor's Flight port each second: two refused or
 //!   timed-out connections in a row, and the executor is removed and its tasks given to the others
 //!   (what the timeout would have done, `PROBE_EVERY` * 2 after the death instead).
 //! * **A lost job.** When an executor dies holding a finished stage's output, Ballista 55's
