@@ -3,9 +3,10 @@
 //! * **A dead executor.** Ballista drops an executor only when its heartbeat has been silent for
 //!   `--executor-timeout-secs`; an executor beats every 5 s (pulling tasks, only as it polls
 //!   for work: at most every 5 s while busy), so the timeout cannot be short, and a killed
-//!   executor's tasks waited for it. The watchdog connects to every executor's Flight port each second: two refused or
-//!   timed-out connections in a row, and the executor is removed and its tasks given to the others
-//!   (what the timeout would have done, `PROBE_EVERY` * 2 after the death instead).
+//!   executor's tasks waited for it. The watchdog connects to every executor's Flight port each
+//!   second: two refused or timed-out connections in a row, and the executor is removed and its
+//!   tasks given to the others (what the timeout would have done, `PROBE_EVERY` * 2 after the
+//!   death instead).
 //! * **A lost job.** When an executor dies holding a finished stage's output, Ballista 55's
 //!   adaptive planner can lose the job ("Can't find active stage to update stage outputs",
 //!   apache/datafusion-ballista#1986): it stays running with no task to run and none running.
