@@ -20,9 +20,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use ballista_core::serde::protobuf::ExecutorStoppedParams;
+use ballista_core::serde::protobuf::scheduler_grpc_server::SchedulerGrpc;
 use ballista_scheduler::scheduler_server::SchedulerServer;
 use datafusion_proto::logical_plan::AsLogicalPlan;
 use datafusion_proto::physical_plan::AsExecutionPlan;
+use tonic::Request;
 
 const PROBE_EVERY: Duration = Duration::from_secs(1);
 const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
@@ -73,8 +76,7 @@ where
     T: 'static + AsLogicalPlan,
     U: 'static + AsExecutionPlan,
 {
-    let state = &scheduler.state;
-    let Ok(executors) = state.executor_manager.get_executors_state().await else {
+    let Ok(executors) = scheduler.state.executor_manager.get_executors_state().await else {
         return None;
     };
     let mut slots = 0;
@@ -94,15 +96,16 @@ where
         }
         let reason = format!("adrec watchdog: {addr} refused {FAILED_PROBES} connections in a row");
         tracing::warn!(executor = %meta.id, %addr, "executor gone: its tasks run elsewhere");
-        if let Err(e) = state
-            .executor_manager
-            .remove_executor(&meta.id, Some(reason))
-            .await
-        {
+        // The scheduler's own removal path (an executor's "I stopped" call): it removes the
+        // executor and posts ExecutorLost, whose handler resets the tasks and, with tasks pushed,
+        // offers them to the others. Removing it from the state directly offers nothing, and
+        // pushed tasks then wait for an offer that never comes.
+        let stopped = ExecutorStoppedParams {
+            executor_id: meta.id.clone(),
+            reason,
+        };
+        if let Err(e) = scheduler.executor_stopped(Request::new(stopped)).await {
             tracing::warn!(executor = %meta.id, error = %e, "could not remove the executor");
-        }
-        if let Err(e) = state.task_manager.executor_lost(&meta.id).await {
-            tracing::warn!(executor = %meta.id, error = %e, "could not reschedule its tasks");
         }
         failures.remove(&meta.id);
     }
