@@ -128,6 +128,8 @@ def log_format_json(t):
 
 
 BALLISTA_PORTS = (50050, 50051)  # the scheduler's gRPC, an executor's Flight
+# Within the cluster also each executor's gRPC (50052), where the scheduler pushes tasks.
+BALLISTA_CLUSTER_PORTS = (50050, 50052)
 
 
 def ballista_groups(t):
@@ -154,8 +156,8 @@ def undo_ballista_ports(docs):
 
 @assertion(undo_ballista_ports)
 def ballista_ports_only(t):
-    """The Ballista cluster's security group opens only Ballista's ports (50050-50051), and only
-    to the service's group and itself; out, those ports to itself and 443."""
+    """The Ballista cluster's security group opens only Ballista's ports: 50050-50051 to the
+    service's group, 50050-50052 to itself; out, 50050-50052 to itself and 443."""
     groups = ballista_groups(t)
     if not groups:
         return ["no Ballista scheduler/executor service"]
@@ -165,11 +167,12 @@ def ballista_ports_only(t):
         for r in rules(t, g, "ingress"):
             ports = (int(r.get("FromPort", -1)), int(r.get("ToPort", -1)))
             source = t.target(r.get("SourceSecurityGroupId"))
-            if ports != BALLISTA_PORTS or source not in (g, service) or "CidrIp" in r:
+            allowed = {service: BALLISTA_PORTS, g: BALLISTA_CLUSTER_PORTS}.get(source)
+            if ports != allowed or "CidrIp" in r:
                 problems.append(f"{g}: ingress {ports} from {source or r.get('CidrIp')}")
         for r in rules(t, g, "egress"):
             ports = (int(r.get("FromPort", -1)), int(r.get("ToPort", -1)))
             to_self = t.target(r.get("DestinationSecurityGroupId")) == g
-            if not (ports == (443, 443) or (ports == BALLISTA_PORTS and to_self)):
+            if not (ports == (443, 443) or (ports == BALLISTA_CLUSTER_PORTS and to_self)):
                 problems.append(f"{g}: egress {ports} to {r.get('CidrIp') or r.get('DestinationSecurityGroupId')}")
     return problems
