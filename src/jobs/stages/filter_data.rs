@@ -13,14 +13,16 @@ use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Int32Type;
 use datafusion::common::ScalarValue;
 use datafusion::physical_plan::collect;
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
 
 use super::{JobEnv, RunCtx, StageResult};
 use crate::domain::{
     FilterDetails, FilterInputs, LogReport, Outcome, OutcomeCounts, Output, TaskDetails,
 };
-use crate::jobs::engine::WriteSpec;
 use crate::jobs::engine::scan::{self, Codes, LogFormat};
 use crate::jobs::engine::session::{self, CodesTable, codes_schema, query};
+use crate::jobs::engine::{WriteSpec, Written};
 use crate::jobs::store::{self, ACTIVE_NAMES, Input, OutputWriter, stage_dir};
 
 const ACTIVE: &str = include_str!("../../../queries/active_advertisers.sql");
@@ -69,53 +71,52 @@ pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> 
         write_advertisers(&mut out, &codes).await?;
         let ctx = env.engine.session();
         ctx.register_table("active", Arc::new(CodesTable::new(codes.clone())))?;
-        let day = ScalarValue::Date32(Some(scan::epoch_days(date)));
-        let date_dir = stage_dir(Output::Filtered, date);
-        for (table, format, sql, input) in logs {
-            let io = env.engine.io();
-            session::register_log(&ctx, table, format, Some(codes.clone()), &input, raw, io)?;
-            let df = query(
-                &ctx,
-                &format!("filter_{table}"),
-                sql,
-                &[("day", day.clone())],
-            )
-            .await?;
-            let spec = WriteSpec {
-                store_url: work.store_url.to_string(),
-                dir: work.key(&date_dir),
-                table: table.to_owned(),
-                run_id: run.id,
-                attempt: 1, // Engine::write numbers its attempts
-                intermediate: true,
-            };
-            let w = env
-                .engine
-                .write(&ctx, df, spec, (work, &date_dir), |p| progress.watch(p))
-                .await?;
-            let (counts, partitions) = (w.outcomes, w.scan_partitions as u32);
-            if counts.of_day() == 0 {
-                bail!(
-                    "the {table} input ({}) holds no rows for {date}",
-                    input.names().join(", ")
-                );
-            }
-            w.files.into_iter().for_each(|f| out.add(f));
-            result.rows_in += counts.total() as i64;
-            result.rows_out += counts.get(Outcome::Kept) as i64;
-            result.bad_rows += counts.bad() as i64;
-            let report = LogReport {
-                files: input.names().into_iter().map(str::to_owned).collect(),
-                layout: Some(input.layout.to_owned()),
-                partitions: Some(partitions),
-                rows: counts,
-            };
-            match table {
-                "product_views" => details.product_views = report,
-                _ => details.ads_views = report,
+        // In this process one log at a time (the scan already uses every thread, and two at
+        // once would hold both logs' groups in memory); on a cluster both jobs at once, so the
+        // slots the first one's last tasks leave idle run the second's.
+        let at_once = if env.engine.is_remote() {
+            logs.len()
+        } else {
+            1
+        };
+        let pending: Vec<_> = (logs.into_iter())
+            .map(|log| write_log(env, run, &ctx, &codes, log))
+            .collect();
+        let mut logs = futures::stream::iter(pending).buffered(at_once);
+        // Every log written is in the output before an error returns, so the abort deletes it;
+        // a log still running when another fails is waited for, as its files must go too.
+        let mut failed = None;
+        while let Some(r) = logs.next().await {
+            let checked = r.and_then(|(table, input, w)| {
+                w.files.into_iter().for_each(|f| out.add(f));
+                let (counts, partitions) = (w.outcomes, w.scan_partitions as u32);
+                if counts.of_day() == 0 {
+                    let names = input.names().join(", ");
+                    bail!("the {table} input ({names}) holds no rows for {date}");
+                }
+                result.rows_in += counts.total() as i64;
+                result.rows_out += counts.get(Outcome::Kept) as i64;
+                result.bad_rows += counts.bad() as i64;
+                let report = LogReport {
+                    files: input.names().into_iter().map(str::to_owned).collect(),
+                    layout: Some(input.layout.to_owned()),
+                    partitions: Some(partitions),
+                    rows: counts,
+                };
+                match table {
+                    "product_views" => details.product_views = report,
+                    _ => details.ads_views = report,
+                }
+                Ok(())
+            });
+            if let Err(e) = checked {
+                failed.get_or_insert(e);
+                if at_once == 1 {
+                    break;
+                }
             }
         }
-        anyhow::Ok(())
+        failed.map_or(Ok(()), Err)
     }
     .await;
     if let Err(e) = written {
@@ -125,6 +126,32 @@ pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> 
     out.publish(serde_json::to_value(&details)?).await?;
     result.details = Some(TaskDetails::Filter(details));
     Ok(result)
+}
+
+/// A log's filter query, written by the engine where its partitions run.
+async fn write_log(
+    env: &JobEnv,
+    run: &RunCtx<'_>,
+    ctx: &SessionContext,
+    codes: &Arc<Codes>,
+    (table, format, sql, input): (&'static str, LogFormat, &'static str, Input),
+) -> anyhow::Result<(&'static str, Input, Written)> {
+    let (raw, work, io) = (&env.storage.raw, &env.storage.work, env.engine.io());
+    session::register_log(ctx, table, format, Some(codes.clone()), &input, raw, io)?;
+    let day = ScalarValue::Date32(Some(scan::epoch_days(run.date)));
+    let df = query(ctx, &format!("filter_{table}"), sql, &[("day", day)]).await?;
+    let date_dir = stage_dir(Output::Filtered, run.date);
+    let spec = WriteSpec {
+        store_url: work.store_url.to_string(),
+        dir: work.key(&date_dir),
+        table: table.to_owned(),
+        run_id: run.id,
+        attempt: 1, // Engine::write numbers its attempts
+        intermediate: true,
+    };
+    let watch = |p| run.progress.watch(p);
+    let w = (env.engine.write(ctx, df, spec, (work, &date_dir), watch)).await?;
+    Ok((table, input, w))
 }
 
 /// The active advertisers with their codes, read in this process whatever the engine (the list
