@@ -126,6 +126,23 @@ pub struct ExecutorOptions {
     pub work_dir: Option<String>,
 }
 
+/// The executor's gRPC port: `explicit`, or the Flight port + 1 when that is one (a Flight port
+/// of 0, chosen by the system, or of 65535 has no such neighbour).
+fn grpc_port(flight: u16, explicit: Option<u16>) -> anyhow::Result<u16> {
+    let port = match explicit {
+        Some(p) => p,
+        None => match flight.checked_add(1) {
+            Some(p) if flight != 0 => p,
+            _ => anyhow::bail!("--bind port {flight} has no next port for gRPC: pass --grpc-port"),
+        },
+    };
+    anyhow::ensure!(
+        port != 0 && port != flight,
+        "--grpc-port {port} must be a fixed port other than the Flight port (--bind)"
+    );
+    Ok(port)
+}
+
 pub async fn run_executor(opts: ExecutorOptions) -> anyhow::Result<()> {
     let _ = tracing_log::LogTracer::init();
     let (host, port) = opts
@@ -152,9 +169,7 @@ pub async fn run_executor(opts: ExecutorOptions) -> anyhow::Result<()> {
                 .unwrap_or_else(|| opts.bind.ip().to_string()),
         ),
         port: opts.bind.port(),
-        grpc_port: opts
-            .grpc_port
-            .unwrap_or_else(|| opts.bind.port().saturating_add(1)),
+        grpc_port: grpc_port(opts.bind.port(), opts.grpc_port)?,
         scheduler_host: host.to_owned(),
         scheduler_port: port,
         scheduler_connect_timeout_seconds: 60,
@@ -180,4 +195,19 @@ pub async fn run_executor(opts: ExecutorOptions) -> anyhow::Result<()> {
     start_executor_process(Arc::new(config))
         .await
         .context("running the Ballista executor")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grpc_port;
+
+    #[test]
+    fn the_grpc_port_defaults_to_the_next_one_and_never_clashes() {
+        assert_eq!(grpc_port(50051, None).unwrap(), 50052);
+        assert_eq!(grpc_port(50051, Some(6000)).unwrap(), 6000);
+        for (flight, explicit) in [(65535, None), (0, None), (50051, Some(50051)), (1, Some(0))] {
+            let e = grpc_port(flight, explicit).unwrap_err().to_string();
+            assert!(e.contains("--grpc-port"), "{flight} {explicit:?}: {e}");
+        }
+    }
 }
