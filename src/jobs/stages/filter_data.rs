@@ -79,14 +79,15 @@ pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> 
         } else {
             1
         };
-        let pending: Vec<_> = (logs.into_iter())
+        let pending: Vec<_> = logs
+            .into_iter()
             .map(|log| write_log(env, run, &ctx, &codes, log))
             .collect();
-        let mut logs = futures::stream::iter(pending).buffered(at_once);
+        let mut written_logs = futures::stream::iter(pending).buffered(at_once);
         // Every log written is in the output before an error returns, so the abort deletes it;
         // a log still running when another fails is waited for, as its files must go too.
         let mut failed = None;
-        while let Some(r) = logs.next().await {
+        while let Some(r) = written_logs.next().await {
             let checked = r.and_then(|(table, input, w)| {
                 w.files.into_iter().for_each(|f| out.add(f));
                 let (counts, partitions) = (w.outcomes, w.scan_partitions as u32);
@@ -150,7 +151,10 @@ async fn write_log(
         intermediate: true,
     };
     let watch = |p| run.progress.watch(p);
-    let w = (env.engine.write(ctx, df, spec, (work, &date_dir), watch)).await?;
+    let w = env
+        .engine
+        .write(ctx, df, spec, (work, &date_dir), watch)
+        .await?;
     Ok((table, input, w))
 }
 
