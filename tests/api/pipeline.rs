@@ -137,6 +137,20 @@ async fn reruns_replace_exactly_that_date() {
         listed + 1,
         "the manifest's files and the manifest only: {files:?}"
     );
+    // The event tables are bucketed by advertiser (the models read them with no exchange), each
+    // file named for its bucket; the codes table is not.
+    for f in second["files"].as_array().unwrap() {
+        let (table, path) = (f["table"].as_str().unwrap(), f["path"].as_str().unwrap());
+        if table == "advertisers" {
+            assert!(f.get("bucket").is_none(), "{f}");
+            continue;
+        }
+        let (b, of) = (
+            f["bucket"][0].as_u64().unwrap(),
+            f["bucket"][1].as_u64().unwrap(),
+        );
+        assert!(b < of && path.ends_with(&format!("-b{b}.parquet")), "{f}");
+    }
     let run_id = second["run_id"].as_str().unwrap();
     assert!(
         files

@@ -4,8 +4,9 @@
 //!
 //! * `session`: the tables and parameters the SQL in `queries/` sees;
 //! * `scan`: the raw-log data source;
-//! * `write`, `insert`, `reports`: a query's output written by partition where it runs, and
-//!   checked from what each partition reported;
+//! * `write`, `part_files`, `insert`, `reports`: a query's output written by partition where it
+//!   runs (bucketed by a column if asked), and checked from what each partition reported;
+//! * `bucketed`: reading bucketed files back as a table hash partitioned on that column;
 //! * `cluster`: the Ballista backend (scheduler, executors, codecs, the scheduler's watchdog).
 //!
 //! The service answers reads on the main tokio runtime. Query plans are CPU-bound for seconds,
@@ -33,13 +34,16 @@ use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+pub mod bucketed;
 pub mod cluster;
 mod insert;
+mod part_files;
 mod reports;
 pub mod scan;
 pub mod session;
 mod write;
 
+pub use part_files::PartFile;
 pub use reports::{PartReport, Written};
 pub use write::{PartSink, PartWriteExec, WriteSpec};
 

@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use datafusion::physical_plan::ExecutionPlan;
 use serde::{Deserialize, Serialize};
 
+use super::part_files::PartFile;
 use super::scan::{LineCounts, SlicedScanExec};
 use super::write::WriteSpec;
 use crate::domain::{Outcome, OutcomeCounts};
@@ -18,11 +19,11 @@ use crate::jobs::store::{Location, ManifestFile};
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PartReport {
     pub table: String,
-    /// `<run id>-<attempt>`: names the file and the report.
+    /// `<run id>-<attempt>`: names the files and the report.
     pub attempt: String,
-    /// The file, relative to the date directory; none if nothing was kept.
-    pub file: Option<String>,
-    /// Rows in the file.
+    /// The files, one per bucket written to (or one); none if nothing was kept.
+    pub files: Vec<PartFile>,
+    /// Rows in the files.
     pub rows: u64,
     /// Events they stand for (the sum of `n`).
     pub events: u64,
@@ -116,13 +117,13 @@ pub async fn collect(work: &Location, date_dir: &str, spec: &WriteSpec) -> anyho
         for s in &r.scans {
             written.scan.add(&s.counts);
         }
-        if let Some(file) = &r.file {
-            let path = file.clone();
+        for f in &r.files {
             written.files.push(ManifestFile {
                 table: spec.table.clone(),
-                path,
-                rows: r.rows,
-                events: Some(r.events),
+                path: f.path.clone(),
+                rows: f.rows,
+                events: Some(f.events),
+                bucket: f.bucket,
             });
         }
     }
@@ -169,7 +170,7 @@ async fn sweep_unchosen(
 ) {
     let keep: BTreeMap<&str, ()> = chosen
         .iter()
-        .filter_map(|r| r.file.as_deref().map(|f| (f, ())))
+        .flat_map(|r| r.files.iter().map(|f| (f.path.as_str(), ())))
         .collect();
     let table_dir = format!("{date_dir}{}/", spec.table);
     let mut gone: Vec<String> = reports.iter().map(|e| e.rel.clone()).collect();
@@ -238,7 +239,12 @@ mod tests {
         let report = PartReport {
             table: spec.table.clone(),
             attempt: attempt.clone(),
-            file: Some(file),
+            files: vec![PartFile {
+                path: file,
+                rows,
+                events: rows,
+                bucket: None,
+            }],
             rows,
             events: rows,
             outcomes,
@@ -270,6 +276,8 @@ mod tests {
             run_id: Uuid::new_v4(),
             attempt: 1,
             intermediate: true,
+            bucket_by: None,
+            buckets: 0,
         };
         task(&work, &first, "x", 7).await;
         let second = WriteSpec {

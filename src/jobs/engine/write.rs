@@ -7,9 +7,15 @@
 //! The query's `outcome` column decides which rows are the output (`kept`); the others are only
 //! counted. A row's weight is its `n` column (a multiset), else 1.
 //!
+//! With `bucket_by`, each partition splits its rows into buckets by that column, with the hash
+//! and the bucket count DataFusion's own hash repartitioning would use, and writes a file per
+//! bucket: a reader that groups the files by bucket has its rows hash partitioned on the
+//! column as if an exchange had moved them (`bucketed`), so the models aggregate and rank each
+//! bucket where it is read, with no exchange on any engine.
+//!
 //! What each partition did comes back as a report next to the files (`<dir>_parts/<table>/`):
-//! the file, its rows and events, the rows by outcome, and the scan partitions that fed it with
-//! their line counts (`scan::SlicedScanExec::ran`). A report is written only after its file is
+//! the files with their rows and events, the rows by outcome, and the scan partitions that fed
+//! it with their line counts (`scan::SlicedScanExec::ran`). A report is written only after its file is
 //! complete, so a task that died mid-write leaves a file without a report, and a task run twice
 //! (a retry) leaves two reports for the same scan partitions: `reports::collect` keeps exactly
 //! one per scan partition and says which files to delete.
@@ -17,9 +23,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{Array, AsArray, BooleanArray, UInt64Array};
-use datafusion::arrow::compute::{cast, filter_record_batch};
-use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
+use datafusion::arrow::array::UInt64Array;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::Session;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -29,7 +34,6 @@ use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::Expr;
 use datafusion::logical_expr::dml::InsertOp;
-use datafusion::parquet::arrow::AsyncArrowWriter;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -37,16 +41,12 @@ use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties,
     Partitioning, PlanProperties, ReplaceChildrenOptions,
 };
-use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
-use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjPath;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::reports::PartReport;
-use crate::domain::{Outcome, OutcomeCounts};
-use crate::jobs::store;
 
 /// Where and how a query's partitions are written; travels in plans.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,7 +62,16 @@ pub struct WriteSpec {
     pub attempt: u32,
     /// Parquet settings for an intermediate read once, whole (see `store::output`).
     pub intermediate: bool,
+    /// The column each partition's rows are bucketed by (`None`: one file per partition).
+    pub bucket_by: Option<String>,
+    /// How many buckets: set once by the plan that writes (its partition count, at most
+    /// `MAX_BUCKETS`) and kept as the plan travels, so every task splits alike.
+    pub buckets: u32,
 }
+
+/// At most this many buckets: a partition writes a file per bucket, so files grow as the
+/// square of the partitions up to here, and linearly beyond.
+pub const MAX_BUCKETS: u32 = 32;
 
 impl WriteSpec {
     /// Where this table's partition reports go, relative to `dir`.
@@ -127,14 +136,20 @@ pub struct PartWriteExec {
 }
 
 impl PartWriteExec {
-    pub fn new(input: Arc<dyn ExecutionPlan>, spec: WriteSpec) -> Result<Self> {
+    pub fn new(input: Arc<dyn ExecutionPlan>, mut spec: WriteSpec) -> Result<Self> {
         input.schema().index_of("outcome")?;
+        let n = input.output_partitioning().partition_count();
+        if let Some(column) = &spec.bucket_by {
+            input.schema().index_of(column)?;
+            if spec.buckets == 0 {
+                spec.buckets = (n as u32).clamp(1, MAX_BUCKETS);
+            }
+        }
         let schema = Arc::new(Schema::new(vec![Field::new(
             "count",
             DataType::UInt64,
             false,
         )]));
-        let n = input.output_partitioning().partition_count();
         let props = PlanProperties::new(
             EquivalenceProperties::new(schema),
             Partitioning::UnknownPartitioning(n),
@@ -222,7 +237,7 @@ impl ExecutionPlan for PartWriteExec {
         let schema = self.schema();
         let out = schema.clone();
         let written = async move {
-            let report = write_partition(stream, store.clone(), &spec).await?;
+            let report = super::part_files::write_partition(stream, store.clone(), &spec).await?;
             let report = PartReport {
                 scans: super::reports::scans_of(&input, partition),
                 ..report
@@ -239,82 +254,4 @@ impl ExecutionPlan for PartWriteExec {
             futures::stream::once(written),
         )))
     }
-}
-
-/// Streams one partition: kept rows to a new file (none if nothing is kept), every row counted.
-async fn write_partition(
-    mut stream: SendableRecordBatchStream,
-    store: Arc<dyn object_store::ObjectStore>,
-    spec: &WriteSpec,
-) -> Result<PartReport> {
-    let schema = stream.schema();
-    let outcome_idx = schema.index_of("outcome")?;
-    let n_idx = schema.index_of("n").ok();
-    let keep: Vec<usize> = (0..schema.fields().len())
-        .filter(|i| *i != outcome_idx)
-        .collect();
-    let file_schema = store::plain_schema(&schema.project(&keep)?);
-    let attempt = format!("{}{}", spec.attempt_prefix(), Uuid::new_v4().simple());
-    let rel = format!("{}/part-{attempt}.parquet", spec.table);
-    let mut writer: Option<AsyncArrowWriter<BufWriter>> = None;
-    let (mut outcomes, mut rows, mut events) = (OutcomeCounts::default(), 0u64, 0u64);
-    while let Some(batch) = stream.try_next().await? {
-        let outcome = cast(batch.column(outcome_idx), &DataType::Utf8)?;
-        let outcome = outcome.as_string::<i32>();
-        let n = n_idx
-            .map(|i| cast(batch.column(i), &DataType::Int64))
-            .transpose()?;
-        let n = n.as_ref().map(|a| a.as_primitive::<Int64Type>());
-        let weight = |i: usize| n.map_or(1, |n| n.value(i).max(0) as u64);
-        let mut mask = Vec::with_capacity(outcome.len());
-        for i in 0..outcome.len() {
-            let o: Outcome = outcome
-                .value(i)
-                .parse()
-                .map_err(|e| DataFusionError::External(Box::new(e)))?;
-            let w = weight(i);
-            outcomes.add(o, w);
-            let kept = o == Outcome::Kept;
-            if kept {
-                events += w;
-            }
-            mask.push(kept);
-        }
-        let mask = BooleanArray::from(mask);
-        if mask.true_count() == 0 {
-            continue;
-        }
-        let kept = filter_record_batch(&batch.project(&keep)?, &mask)?;
-        let kept = store::normalize(kept).map_err(|e| DataFusionError::External(e.into()))?;
-        rows += kept.num_rows() as u64;
-        if writer.is_none() {
-            let key = ObjPath::from(format!("{}{rel}", spec.dir));
-            let sink = BufWriter::new(store.clone(), key);
-            let props = store::writer_properties(spec.intermediate);
-            writer = Some(AsyncArrowWriter::try_new(
-                sink,
-                file_schema.clone(),
-                Some(props),
-            )?);
-        }
-        if let Some(w) = writer.as_mut() {
-            w.write(&kept).await?;
-        }
-    }
-    let file = match writer {
-        Some(w) => {
-            w.close().await?;
-            Some(rel)
-        }
-        None => None,
-    };
-    Ok(PartReport {
-        table: spec.table.clone(),
-        attempt,
-        file,
-        rows,
-        events,
-        outcomes,
-        scans: Vec::new(),
-    })
 }

@@ -32,6 +32,9 @@ const ADS_VIEWS: &str = include_str!("../../../queries/filter_ads_views.sql");
 /// The output's table of advertiser codes, `(code, advertiser_id)`.
 pub const ADVERTISERS: &str = "advertisers";
 
+/// The column the output's event tables are bucketed by: the advertiser's code.
+pub const BUCKET_BY: &str = "advertiser";
+
 pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> {
     let (date, progress) = (run.date, run.progress);
     let (raw, work) = (&env.storage.raw, &env.storage.work);
@@ -149,6 +152,10 @@ async fn write_log(
         run_id: run.id,
         attempt: 1, // Engine::write numbers its attempts
         intermediate: true,
+        // The models group and rank by advertiser: bucketed by it, each bucket is aggregated
+        // and ranked where it is read, with no exchange (`engine::bucketed`).
+        bucket_by: Some(BUCKET_BY.to_owned()),
+        buckets: 0, // one per partition of the plan, set as it is planned
     };
     let watch = |p| run.progress.watch(p);
     let w = env

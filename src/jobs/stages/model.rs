@@ -8,9 +8,10 @@ use datafusion::prelude::{DataFrame, SessionContext};
 use uuid::Uuid;
 
 use super::JobEnv;
-use super::filter_data::ADVERTISERS;
+use super::filter_data::{ADVERTISERS, BUCKET_BY};
 use super::{RunCtx, StageResult};
 use crate::domain::{Excluded, ModelDetails, Output, TaskDetails};
+use crate::jobs::engine::bucketed;
 use crate::jobs::engine::session::{self, query};
 use crate::jobs::store::{self, Manifest, OutputWriter, read_manifest};
 
@@ -41,7 +42,14 @@ pub async fn open<'a>(
         .map(|f| f.events())
         .sum();
     let ctx = env.engine.session();
-    session::register_parquet(&ctx, table, input.urls(work, table)).await?;
+    match input.buckets(work, table) {
+        // Bucketed by advertiser (filter_data since it buckets): read with no exchange.
+        Some(files) if !files.is_empty() => {
+            let store = work.store_url.as_str();
+            bucketed::register(&ctx, table, store, BUCKET_BY, files).await?;
+        }
+        _ => session::register_parquet(&ctx, table, input.urls(work, table)).await?,
+    }
     // The codes of this manifest, and only these, name its advertisers.
     let advertisers = input.urls(work, ADVERTISERS);
     if advertisers.is_empty() {

@@ -47,6 +47,9 @@ pub struct ManifestFile {
     /// The events the rows stand for, when a row is a group of them (a multiset's `n`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<u64>,
+    /// `(bucket, buckets)` of a table bucketed by advertiser (`engine::bucketed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<(u32, u32)>,
 }
 
 impl ManifestFile {
@@ -57,6 +60,20 @@ impl ManifestFile {
 }
 
 impl Manifest {
+    /// One table's files as `(key in the store, bucket, buckets)`, if they are bucketed (all
+    /// of them: a table is bucketed whole or not at all).
+    pub fn buckets(&self, work: &Location, table: &str) -> Option<Vec<(String, u32, u32)>> {
+        let dir = format!("{}/date={}/", self.stage, self.date);
+        self.files
+            .iter()
+            .filter(|f| f.table == table)
+            .map(|f| {
+                let (bucket, buckets) = f.bucket?;
+                Some((work.key(&format!("{dir}{}", f.path)), bucket, buckets))
+            })
+            .collect()
+    }
+
     /// Full URLs of one table's files, for DataFusion.
     pub fn urls(&self, work: &Location, table: &str) -> Vec<String> {
         let dir = format!("{}/date={}/", self.stage, self.date);
@@ -236,6 +253,7 @@ impl TableWriter {
             path: self.path,
             rows: self.rows,
             events: None,
+            bucket: None,
         })
     }
 }

@@ -3,7 +3,8 @@
 //! A plan leaves the service as a logical plan (to the scheduler) and leaves the scheduler as
 //! physical stages (to executors). Both carry adrec's own nodes:
 //! - logical: the log tables (`LogTable`, with their advertiser codes), the codes table
-//!   (`CodesTable`, the `active` list) and the write target (`PartSink`);
+//!   (`CodesTable`, the `active` list), the bucketed filtered output (`BucketedTable`) and the
+//!   write target (`PartSink`);
 //! - physical: the log scan (`SlicedScanExec` over a `LogScanExec`) and the partition writer
 //!   (`PartWriteExec`).
 //!
@@ -25,6 +26,7 @@ use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use serde::{Deserialize, Serialize};
 
+use crate::jobs::engine::bucketed::{BucketedSpec, BucketedTable};
 use crate::jobs::engine::scan::{
     Codes, LogFormat, LogScanExec, LogScanSpec, LogTable, SlicedScanExec,
 };
@@ -43,6 +45,8 @@ enum Table {
         files: Vec<(String, u64, Option<i32>)>,
     },
     Codes(Arc<Codes>),
+    /// A bucketed Parquet table (the filtered output); its schema travels beside it.
+    Bucketed(BucketedSpec),
     /// Its schema travels beside it (the codec is given it on decoding).
     Sink(WriteSpec),
 }
@@ -118,6 +122,7 @@ impl LogicalExtensionCodec for AdrecLogicalCodec {
                 files,
             } => Arc::new(LogTable::new(format, codes, store_url, files, None)),
             Table::Codes(codes) => Arc::new(CodesTable::new(codes)),
+            Table::Bucketed(spec) => Arc::new(BucketedTable::new(spec, schema)),
             Table::Sink(spec) => Arc::new(PartSink { spec, schema }),
         })
     }
@@ -139,6 +144,9 @@ impl LogicalExtensionCodec for AdrecLogicalCodec {
         }
         if let Some(t) = node.downcast_ref::<CodesTable>() {
             return write(&Table::Codes(t.codes().clone()), buf);
+        }
+        if let Some(t) = node.downcast_ref::<BucketedTable>() {
+            return write(&Table::Bucketed(t.spec().clone()), buf);
         }
         if let Some(t) = node.downcast_ref::<PartSink>() {
             return write(&Table::Sink(t.spec.clone()), buf);
