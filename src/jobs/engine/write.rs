@@ -15,10 +15,10 @@
 //!
 //! What each partition did comes back as a report next to the files (`<dir>_parts/<table>/`):
 //! the files with their rows and events, the rows by outcome, and the scan partitions that fed
-//! it with their line counts (`scan::SlicedScanExec::ran`). A report is written only after its file is
-//! complete, so a task that died mid-write leaves a file without a report, and a task run twice
-//! (a retry) leaves two reports for the same scan partitions: `reports::collect` keeps exactly
-//! one per scan partition and says which files to delete.
+//! it with their line counts (`scan::SlicedScanExec::ran`). A report is written only after its
+//! files are complete, so a task that died mid-write leaves files without a report, and a task
+//! run twice (a retry) leaves two reports for the same scan partitions: `reports::collect` keeps
+//! exactly one per scan partition and says which files to delete.
 use std::fmt;
 use std::sync::Arc;
 
