@@ -28,6 +28,9 @@ use super::write::WriteSpec;
 use crate::domain::{Outcome, OutcomeCounts};
 use crate::jobs::store;
 
+/// The least a bucket's file holds per row group before it is written out.
+const MIN_ROW_GROUP_BYTES: usize = 1 << 20;
+
 /// A file a partition wrote.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartFile {
@@ -187,7 +190,13 @@ impl<'a> Files<'a> {
         };
         let key = ObjPath::from(format!("{}{path}", self.spec.dir));
         let sink = BufWriter::new(self.store.clone(), key);
-        let props = store::writer_properties(self.spec.intermediate);
+        // A writer holds its row group until it is flushed, and a partition has a writer per
+        // bucket: they share one file's budget, so bucketing never multiplies a task's memory.
+        let budget = (store::ROW_GROUP_BYTES / self.open.len()).max(MIN_ROW_GROUP_BYTES);
+        let props = store::writer_properties(self.spec.intermediate)
+            .into_builder()
+            .set_max_row_group_bytes(Some(budget))
+            .build();
         Ok(Open {
             path,
             writer: AsyncArrowWriter::try_new(sink, self.schema.clone(), Some(props))?,

@@ -12,7 +12,7 @@ pub use aws::{CachedCredentials, s3_client, sdk_config};
 pub use inputs::{ACTIVE_NAMES, Input, find};
 pub use location::{Entry, Location, Storage, make_store};
 pub use output::{
-    MANIFEST, Manifest, ManifestFile, OutputWriter, TableWriter, normalize, plain_schema,
-    read_manifest, stage_dir, sweep_run, writer_properties,
+    MANIFEST, Manifest, ManifestFile, OutputWriter, ROW_GROUP_BYTES, TableWriter, normalize,
+    plain_schema, read_manifest, stage_dir, sweep_run, writer_properties,
 };
 pub use sweeper::sweep;

@@ -196,7 +196,7 @@ impl<'a> OutputWriter<'a> {
 }
 
 /// The most a row group of an output file holds before it is written out.
-const ROW_GROUP_BYTES: usize = 16 << 20;
+pub const ROW_GROUP_BYTES: usize = 16 << 20;
 
 /// Parquet settings of an output's files. The filtered rows are an `intermediate` the model
 /// stages read once, whole, so (measured with callgrind, filter_data then top_ctr):
