@@ -31,6 +31,11 @@ use crate::jobs::store;
 /// The least a bucket's file holds per row group before it is written out.
 const MIN_ROW_GROUP_BYTES: usize = 1 << 20;
 
+/// What a file buffers before its upload turns multipart (`BufWriter::new`'s default), and the
+/// least: a multipart part smaller than 5 MiB is refused by S3.
+const UPLOAD_BUFFER_BYTES: usize = 10 << 20;
+const MIN_UPLOAD_BUFFER_BYTES: usize = 5 << 20;
+
 /// A file a partition wrote.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartFile {
@@ -188,10 +193,13 @@ impl<'a> Files<'a> {
             ),
             None => format!("{}/part-{}.parquet", self.spec.table, self.attempt),
         };
+        // A writer holds its row group until it is flushed, and its upload buffer until that
+        // outgrows a multipart part; a partition has a writer per bucket, so they share one
+        // file's budgets, down to floors (S3's least part is 5 MiB): at most about 6 MiB per
+        // bucket, where one file would hold up to 26 MiB.
         let key = ObjPath::from(format!("{}{path}", self.spec.dir));
-        let sink = BufWriter::new(self.store.clone(), key);
-        // A writer holds its row group until it is flushed, and a partition has a writer per
-        // bucket: they share one file's budget, so bucketing never multiplies a task's memory.
+        let upload = (UPLOAD_BUFFER_BYTES / self.open.len()).max(MIN_UPLOAD_BUFFER_BYTES);
+        let sink = BufWriter::with_capacity(self.store.clone(), key, upload);
         let budget = (store::ROW_GROUP_BYTES / self.open.len()).max(MIN_ROW_GROUP_BYTES);
         let props = store::writer_properties(self.spec.intermediate)
             .into_builder()
