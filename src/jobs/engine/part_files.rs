@@ -173,12 +173,11 @@ impl<'a> Files<'a> {
             }
             None => batch.num_rows() as u64,
         };
-        if self.open[bucket].is_none() {
-            self.open[bucket] = Some(self.open_file(bucket)?);
-        }
-        let Some(file) = self.open[bucket].as_mut() else {
-            return Ok(());
+        let file = match self.open[bucket].take() {
+            Some(file) => file,
+            None => self.open_file(bucket)?,
         };
+        let file = self.open[bucket].insert(file);
         file.rows += batch.num_rows() as u64;
         file.events += events;
         file.writer.write(&batch).await?;

@@ -63,25 +63,31 @@ impl Manifest {
     /// One table's files as `(key in the store, bucket, buckets)`, if they are bucketed (all
     /// of them: a table is bucketed whole or not at all).
     pub fn buckets(&self, work: &Location, table: &str) -> Option<Vec<(String, u32, u32)>> {
-        let dir = format!("{}/date={}/", self.stage, self.date);
-        self.files
-            .iter()
-            .filter(|f| f.table == table)
-            .map(|f| {
+        self.files_of(table)
+            .map(|(rel, f)| {
                 let (bucket, buckets) = f.bucket?;
-                Some((work.key(&format!("{dir}{}", f.path)), bucket, buckets))
+                Some((work.key(&rel), bucket, buckets))
             })
             .collect()
     }
 
     /// Full URLs of one table's files, for DataFusion.
     pub fn urls(&self, work: &Location, table: &str) -> Vec<String> {
+        self.files_of(table)
+            .map(|(rel, _)| work.url_of(&rel))
+            .collect()
+    }
+
+    /// One table's files, each with its path relative to `WORK_URL`.
+    fn files_of<'a>(
+        &'a self,
+        table: &'a str,
+    ) -> impl Iterator<Item = (String, &'a ManifestFile)> + 'a {
         let dir = format!("{}/date={}/", self.stage, self.date);
         self.files
             .iter()
-            .filter(|f| f.table == table)
-            .map(|f| work.url_of(&format!("{dir}{}", f.path)))
-            .collect()
+            .filter(move |f| f.table == table)
+            .map(move |f| (format!("{dir}{}", f.path), f))
     }
 }
 
