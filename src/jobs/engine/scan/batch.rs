@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBufferBuilder, Date32Array, Int32Array, RecordBatch, RecordBatchOptions,
-    StringViewArray,
+    ArrayRef, BooleanBufferBuilder, Date32Array, Int32Array, Int64Array, RecordBatch,
+    RecordBatchOptions, StringViewArray,
 };
 use datafusion::arrow::buffer::{Buffer, NullBuffer, ScalarBuffer};
 use datafusion::arrow::datatypes::SchemaRef;
@@ -27,6 +27,8 @@ enum Builder {
         nulls: usize,
     },
     Part,
+    /// `n` of a row that is one line.
+    One,
 }
 
 /// The projected columns of the batch being built.
@@ -84,6 +86,7 @@ impl<'a> BatchBuilder<'a> {
                     nulls: 0,
                 },
                 (TableColumn::Part, _) => Builder::Part,
+                (TableColumn::Count, _) => Builder::One,
             })
             .collect();
         self.rows = 0;
@@ -116,7 +119,7 @@ impl<'a> BatchBuilder<'a> {
                     valid.append(code.is_some());
                     *nulls += usize::from(code.is_none());
                 }
-                Builder::Part => {}
+                Builder::Part | Builder::One => {}
             }
         }
         self.rows += 1;
@@ -153,6 +156,7 @@ impl<'a> BatchBuilder<'a> {
                         Arc::new(Int32Array::new(ScalarBuffer::from(codes), nulls))
                     }
                     Builder::Part => Arc::new(Int32Array::from_value(part, rows)),
+                    Builder::One => Arc::new(Int64Array::from_value(1, rows)),
                 }
             })
             .collect();

@@ -98,7 +98,7 @@ impl From<Codes> for Vec<String> {
 /// Byte equality a word at a time, inlined: ids are ~20 bytes, where a `memcmp` call costs more
 /// than the compare (it was 4 % of filter_data's profile).
 #[inline]
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn same(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -117,7 +117,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 /// A word-at-a-time multiplicative hash (FxHash's), mixed so the low bits index well.
 #[inline]
-fn hash(b: &[u8]) -> u64 {
+pub(super) fn hash(b: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let mut h = b.len() as u64;
     let mut chunks = b.chunks_exact(8);

@@ -4,15 +4,17 @@
 //! turn (range i to partition i mod n), so that a day's rows, contiguous in a date-sorted
 //! multi-day file, are spread over every core. Each partition keeps `PREFETCH` ranged GETs in
 //! flight on the I/O runtime while it parses the previous one, and reports its bad rows, bytes
-//! and rows as DataFusion metrics (`EXPLAIN ANALYZE` shows them; the stages read them).
+//! and rows as DataFusion metrics (`EXPLAIN ANALYZE` shows them; the stages read them). When the
+//! query reads `n`, a partition's rows go through its combiner (`combine`) instead of straight
+//! into batches, and come out when it is full and at the end.
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result, Statistics};
-use datafusion::execution::memory_pool::MemoryConsumer;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
@@ -25,6 +27,7 @@ use datafusion::physical_plan::{
 };
 use futures::{StreamExt, TryStreamExt};
 
+use super::combine::{CAP_BYTES, Combiner};
 use super::counts::LineCounts;
 use super::metrics::ScanMetrics;
 use super::parse::Parser;
@@ -192,6 +195,14 @@ impl ExecutionPlan for LogScanExec {
             self.batch_rows,
         ));
         let part = partition as i32;
+        // With `n` in the output, the partition's rows are combined, then emitted when the
+        // combiner is full (or the pool refuses it more memory) and at the end.
+        let combiner = parser.combiner(part).map(|c| {
+            let held = MemoryConsumer::new(format!("LogScanExec[{partition}] combiner"))
+                .register(context.memory_pool());
+            Arc::new(Mutex::new((c, held)))
+        });
+        let last = combiner.clone();
         let io = self.io.clone();
         let fetches = futures::stream::iter(ranges)
             .map(move |r| {
@@ -214,8 +225,21 @@ impl ExecutionPlan for LogScanExec {
                 let timer = m.baseline.elapsed_compute().timer();
                 let mut out = Vec::new();
                 let mut counts = LineCounts::default();
+                let mut combining = combiner.as_ref().map(|c| lock(c));
                 let result = slices(&bytes).try_for_each(|s| {
-                    parser.parse(&s, r.partition_date, part, &mut out, &mut counts)
+                    let comb = combining.as_deref_mut().map(|(c, _)| c);
+                    let date = r.partition_date;
+                    parser.parse(&s, date, part, &mut out, &mut counts, comb)?;
+                    match combining.as_deref_mut() {
+                        Some((c, held))
+                            if c.bytes() > CAP_BYTES || held.try_resize(c.bytes()).is_err() =>
+                        {
+                            c.emit(&mut out)?;
+                            held.resize(c.bytes());
+                            Ok(())
+                        }
+                        _ => Ok(()),
+                    }
                 });
                 timer.done();
                 m.record(&counts, bytes.len());
@@ -224,6 +248,17 @@ impl ExecutionPlan for LogScanExec {
             })
             .and_then(futures::future::ready)
             .try_flatten();
+        let rest = futures::stream::once(async move {
+            let mut out = Vec::new();
+            if let Some(c) = &last {
+                let (c, held) = &mut *lock(c);
+                c.emit(&mut out)?;
+                held.free();
+            }
+            Ok::<_, DataFusionError>(futures::stream::iter(out.into_iter().map(Ok)))
+        })
+        .try_flatten();
+        let batches = batches.chain(rest);
         let stream = batches.inspect_ok(move |b| {
             output.baseline.record_output(b.num_rows());
         });
@@ -232,4 +267,13 @@ impl ExecutionPlan for LogScanExec {
             stream,
         )))
     }
+}
+
+/// A partition's combiner and the memory it holds in the pool. Only its own stream locks it, one
+/// range at a time, so the lock is never contended (nor poisoned but by a panic, which a
+/// partition does not outlive).
+type Held = Arc<Mutex<(Combiner, MemoryReservation)>>;
+
+fn lock(c: &Held) -> MutexGuard<'_, (Combiner, MemoryReservation)> {
+    c.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -108,13 +108,19 @@ pub enum TableColumn {
     /// `advertiser_code`: the code of field `i` (the advertiser id) in the table's `Codes`; NULL
     /// for an id that has none.
     Code(usize),
+    /// `n`: how many lines of the partition the row stands for. A scan that outputs it combines
+    /// identical rows (of the other columns it outputs) into one (`combine`), so a query reading
+    /// the table counts with `sum(n)`, not `count(*)`; without it every line is a row.
+    Count,
 }
 
 /// The name of the partition column.
 pub const PART: &str = "part";
+/// The name of the count column.
+pub const COUNT: &str = "n";
 
 impl LogFormat {
-    /// The table's columns: the fields, `part`, and with codes `advertiser_code`.
+    /// The table's columns: the fields, `part`, `n`, and with codes `advertiser_code`.
     pub fn table_columns(&self, coded: bool) -> Vec<(String, TableColumn)> {
         let mut cols: Vec<(String, TableColumn)> = self
             .columns
@@ -123,6 +129,7 @@ impl LogFormat {
             .map(|(i, c)| (c.name.clone(), TableColumn::Field(i)))
             .collect();
         cols.push((PART.to_owned(), TableColumn::Part));
+        cols.push((COUNT.to_owned(), TableColumn::Count));
         if coded {
             let id = &self.columns[0].name;
             let name = format!("{}_code", id.strip_suffix("_id").unwrap_or(id));
@@ -139,6 +146,7 @@ impl LogFormat {
             .map(|(name, c)| match c {
                 TableColumn::Field(i) => self.schema().field(i).clone(),
                 TableColumn::Part => Field::new(name, DataType::Int32, false),
+                TableColumn::Count => Field::new(name, DataType::Int64, false),
                 TableColumn::Code(_) => Field::new(name, DataType::Int32, true),
             })
             .collect();

@@ -15,12 +15,16 @@ use super::sliced::SlicedScanExec;
 pub(super) struct ScanMetrics {
     pub baseline: BaselineMetrics,
     bytes: Count,
+    /// Lines kept: the output rows, or more when the scan combines them (`combine`).
+    kept: Count,
     /// In `Skip::ALL` order, each named by its `Skip`.
     skipped: [Count; 5],
 }
 
 /// The metric of the bytes each partition has parsed (progress reads it while the scan runs).
 const BYTES_SCANNED: &str = "bytes_scanned";
+/// The metric of the lines each partition kept.
+const ROWS_KEPT: &str = "rows_kept";
 
 impl ScanMetrics {
     pub fn new(set: &ExecutionPlanMetricsSet, partition: usize) -> Self {
@@ -28,12 +32,14 @@ impl ScanMetrics {
         Self {
             baseline: BaselineMetrics::new(set, partition),
             bytes: c(BYTES_SCANNED),
+            kept: c(ROWS_KEPT),
             skipped: Skip::ALL.map(|k| c(k.as_str())),
         }
     }
 
     pub fn record(&self, c: &LineCounts, bytes: usize) {
         self.bytes.add(bytes);
+        self.kept.add(c.rows as usize);
         for (m, k) in self.skipped.iter().zip(Skip::ALL) {
             m.add(c.skipped(k) as usize);
         }
@@ -45,7 +51,7 @@ pub fn scan_counts(plan: &Arc<dyn ExecutionPlan>) -> LineCounts {
     let mut total = LineCounts::default();
     visit(plan, &mut |scan: &LogScanExec| {
         if let Some(m) = scan.metrics() {
-            total.rows += m.output_rows().unwrap_or(0) as u64;
+            total.rows += m.sum_by_name(ROWS_KEPT).map_or(0, |v| v.as_usize() as u64);
             for k in Skip::ALL {
                 *total.skipped_mut(k) +=
                     m.sum_by_name(k.as_str()).map_or(0, |v| v.as_usize() as u64);
@@ -64,7 +70,7 @@ pub fn partition_counts(scan: &dyn ExecutionPlan, partition: usize) -> LineCount
     for m in metrics.iter().filter(|m| m.partition() == Some(partition)) {
         let v = m.value().as_usize() as u64;
         match m.value().name() {
-            "output_rows" => c.rows += v,
+            ROWS_KEPT => c.rows += v,
             name => {
                 if let Some(k) = Skip::parse(name) {
                     *c.skipped_mut(k) += v;

@@ -11,6 +11,7 @@
 //! * `parse` — bytes to batches, and the rules for bad rows;
 //! * `counts` — the lines kept and skipped, by reason;
 //! * `codes` — advertiser ids to dense integer codes, looked up as rows are parsed;
+//! * `combine` — a partition's identical rows as one with their count, when `n` is read;
 //! * `batch` — the columns those batches are built in;
 //! * `delims` — where the commas and line ends are (64 bytes at a time);
 //! * `read` — one range's lines, aligned to line ends;
@@ -20,6 +21,7 @@
 //! * `metrics` — what each scan counts, and the counts of a plan's scans.
 mod batch;
 mod codes;
+mod combine;
 mod counts;
 mod delims;
 mod exec;
@@ -45,7 +47,7 @@ use datafusion::physical_plan::ExecutionPlan;
 pub use codes::Codes;
 pub use counts::{LineCounts, Skip};
 pub use exec::LogScanExec;
-pub use format::{ColumnKind, LogFormat, PART, TableColumn};
+pub use format::{COUNT, ColumnKind, LogFormat, PART, TableColumn};
 pub use metrics::{partition_counts, scan_counts, scan_progress};
 pub use parse::{epoch_days, parse_ymd};
 pub use sliced::SlicedScanExec;

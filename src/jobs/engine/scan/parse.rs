@@ -21,6 +21,7 @@ use datafusion::common::Result;
 
 use super::batch::BatchBuilder;
 use super::codes::Codes;
+use super::combine::Combiner;
 use super::counts::LineCounts;
 use super::delims::Delims;
 use super::format::{ColumnKind, LogFormat, TableColumn};
@@ -62,9 +63,24 @@ impl Parser {
         }
     }
 
+    /// The combiner of partition `part`'s rows, if the scan outputs `n` (`combine`).
+    pub fn combiner(&self, part: i32) -> Option<Combiner> {
+        self.outputs.contains(&TableColumn::Count).then(|| {
+            Combiner::new(
+                &self.outputs,
+                self.format.columns(),
+                self.codes.clone(),
+                self.schema.clone(),
+                part,
+                self.batch_rows,
+            )
+        })
+    }
+
     /// Parses `buf`, which holds whole lines only (each ended by `\n`, but for a file's last),
-    /// into batches of at most `batch_rows` rows. `partition_date` is the file's hive partition
-    /// date, if any (rows may then leave the date out); `part` the scan partition reading it.
+    /// into batches of at most `batch_rows` rows, or with a `combiner` into it (its rows are
+    /// emitted by the caller). `partition_date` is the file's hive partition date, if any (rows
+    /// may then leave the date out); `part` the scan partition reading it.
     pub fn parse(
         &self,
         buf: &bytes::Bytes,
@@ -72,6 +88,7 @@ impl Parser {
         part: i32,
         out: &mut Vec<RecordBatch>,
         counts: &mut LineCounts,
+        mut combiner: Option<&mut Combiner>,
     ) -> Result<()> {
         let columns = self.format.columns();
         let n_cols = columns.len();
@@ -85,7 +102,12 @@ impl Parser {
         let bytes: &[u8] = buf;
 
         let codes = self.codes.as_deref();
-        let mut batch = BatchBuilder::new(&self.outputs, columns, codes, self.batch_rows);
+        let cap = if combiner.is_some() {
+            0
+        } else {
+            self.batch_rows
+        };
+        let mut batch = BatchBuilder::new(&self.outputs, columns, codes, cap);
         // Field bounds of the current line; only the first `n_cols` are kept.
         let mut fields = [(0u32, 0u32); MAX_FIELDS];
         let (mut commas, mut line_start, mut field_start) = (0usize, 0usize, 0usize);
@@ -186,6 +208,10 @@ impl Parser {
                 continue;
             }
             counts.rows += 1;
+            if let Some(c) = combiner.as_deref_mut() {
+                c.add(bytes, &fields, date);
+                continue;
+            }
             batch.push(bytes, &fields, date);
             if batch.len() == self.batch_rows {
                 out.push(batch.finish(&self.schema, &data, part)?);

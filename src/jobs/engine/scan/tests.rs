@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::Date32Type;
+use datafusion::arrow::datatypes::{Date32Type, Int32Type, Int64Type};
 use object_store::memory::InMemory;
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
@@ -36,6 +36,7 @@ fn parse(p: &Parser, text: &[u8], partition: Option<i32>) -> (Vec<Vec<String>>, 
         0,
         &mut out,
         &mut counts,
+        None,
     )
     .unwrap();
     (rows(&out), counts)
@@ -141,6 +142,7 @@ fn batches_hold_at_most_batch_rows() {
         0,
         &mut out,
         &mut counts,
+        None,
     )
     .unwrap();
     assert_eq!(
@@ -374,4 +376,87 @@ async fn codes_and_partitions_reach_sql() {
         (None, 2 * 13_333),
     ]);
     assert_eq!(by_code, expected);
+}
+
+/// Reading `n`, the scan combines each partition's identical rows into one counting them:
+/// `sum(n)` counts what `count(*)` does, from far fewer rows, with the day and bad lines as before.
+#[tokio::test]
+async fn a_scan_reading_n_combines_identical_rows() {
+    let store = Arc::new(InMemory::new());
+    let mut text = String::from("advertiser_id,product_id,date\n");
+    for i in 0..30_000 {
+        let adv = ["A", "B", "Z"][i % 3];
+        let day = ["2024-05-01", "2024-05-02"][i % 4 / 3];
+        text.push_str(&format!("{adv},p{},{day}\n", i % 11));
+        if i % 1000 == 0 {
+            text.push_str("broken\nA,,2024-05-01\n");
+        }
+    }
+    for name in ["pv1", "pv2"] {
+        let body = PutPayload::from(text.clone().into_bytes());
+        store.put(&ObjPath::from(name), body).await.unwrap();
+    }
+    let config = datafusion::prelude::SessionConfig::new().with_target_partitions(2);
+    let ctx = datafusion::prelude::SessionContext::new_with_config(config);
+    ctx.register_object_store(&url::Url::parse("memory://").unwrap(), store);
+    let size = text.len() as u64;
+    let files = vec![("pv1".into(), size, None), ("pv2".into(), size, None)];
+    let codes = Some(Arc::new(Codes::new(vec!["A".into(), "B".into()])));
+    let table = LogTable::new(LogFormat::product_views(), codes, "memory://", files, None);
+    ctx.register_table("product_views", Arc::new(table))
+        .unwrap();
+    // (part, code, product, events) of each group, and the plan's scan counts.
+    let groups = async |count: &str| {
+        let sql = format!(
+            "SELECT part, advertiser_code, product_id, {count} AS n FROM product_views \
+             WHERE date = DATE '2024-05-01' GROUP BY part, advertiser_code, product_id \
+             ORDER BY part, advertiser_code, product_id"
+        );
+        let plan = ctx
+            .sql(&sql)
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        let batches = datafusion::physical_plan::collect(plan.clone(), ctx.task_ctx())
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        for b in &batches {
+            let part = b.column(0).as_primitive::<Int32Type>();
+            let code = b.column(1).as_primitive::<Int32Type>();
+            let product = b.column(2).as_string_view();
+            let n = b.column(3).as_primitive::<Int64Type>();
+            for i in 0..b.num_rows() {
+                let c = code.is_valid(i).then(|| code.value(i));
+                got.push((part.value(i), c, product.value(i).to_owned(), n.value(i)));
+            }
+        }
+        (got, scan_counts(&plan))
+    };
+    let (counted, counts) = groups("count(*)").await;
+    let (combined, combined_counts) = groups("sum(n)").await;
+    assert_eq!(combined, counted);
+    assert_eq!(counted.len(), 2 * 3 * 11, "each partition's groups");
+    assert_eq!(counted.iter().map(|g| g.3).sum::<i64>(), 2 * 22_500);
+    assert_eq!(combined_counts, counts, "the same lines kept and skipped");
+    assert_eq!((counts.malformed, counts.other_day), (2 * 60, 2 * 7_500));
+    // The scan itself output one row per group and partition, not one per line.
+    let plan = ctx
+        .sql("SELECT advertiser_code, product_id, n FROM product_views WHERE date = DATE '2024-05-01'")
+        .await
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap();
+    let batches = datafusion::physical_plan::collect(plan, ctx.task_ctx())
+        .await
+        .unwrap();
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let events: i64 = batches
+        .iter()
+        .flat_map(|b| b.column(2).as_primitive::<Int64Type>().values().to_vec())
+        .sum();
+    assert_eq!((rows, events), (2 * 3 * 11, 2 * 22_500));
 }
