@@ -219,7 +219,10 @@ impl Combiner {
         if self.entries == 0 {
             return Ok(());
         }
-        let arena = std::mem::replace(&mut self.arena, Vec::with_capacity(ARENA_BYTES));
+        let mut arena = std::mem::replace(&mut self.arena, Vec::with_capacity(ARENA_BYTES));
+        // Every emitted batch shares this buffer and reports its capacity as its size: give the
+        // untouched rest back (for an allocation this large, glibc remaps rather than copies).
+        arena.shrink_to_fit();
         let data = Buffer::from_vec(arena);
         let bytes: &[u8] = &data;
         let mut at = 0;
