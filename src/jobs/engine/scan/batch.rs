@@ -22,9 +22,7 @@ enum Builder {
     Date(Vec<i32>),
     Code {
         field: usize,
-        codes: Vec<i32>,
-        valid: BooleanBufferBuilder,
-        nulls: usize,
+        codes: CodeColumn,
     },
     Part,
     /// `n` of a row that is one line.
@@ -81,9 +79,7 @@ impl<'a> BatchBuilder<'a> {
                 (TableColumn::Field(_), _) => Builder::Date(Vec::with_capacity(cap)),
                 (TableColumn::Code(i), _) => Builder::Code {
                     field: *i,
-                    codes: Vec::with_capacity(cap),
-                    valid: BooleanBufferBuilder::new(cap),
-                    nulls: 0,
+                    codes: CodeColumn::new(cap),
                 },
                 (TableColumn::Part, _) => Builder::Part,
                 (TableColumn::Count, _) => Builder::One,
@@ -105,19 +101,12 @@ impl<'a> BatchBuilder<'a> {
                     views.push(view(bytes, a as usize, e as usize));
                 }
                 Builder::Date(days) => days.push(date),
-                Builder::Code {
-                    field,
-                    codes,
-                    valid,
-                    nulls,
-                } => {
+                Builder::Code { field, codes } => {
                     let (a, e) = fields[*field];
-                    let code = self
-                        .codes
-                        .and_then(|c| c.get(&bytes[a as usize..e as usize]));
-                    codes.push(code.unwrap_or(0));
-                    valid.append(code.is_some());
-                    *nulls += usize::from(code.is_none());
+                    codes.push(
+                        self.codes
+                            .and_then(|c| c.get(&bytes[a as usize..e as usize])),
+                    );
                 }
                 Builder::Part | Builder::One => {}
             }
@@ -146,15 +135,7 @@ impl<'a> BatchBuilder<'a> {
                         })
                     }
                     Builder::Date(days) => Arc::new(Date32Array::from(days)),
-                    Builder::Code {
-                        codes,
-                        mut valid,
-                        nulls,
-                        ..
-                    } => {
-                        let nulls = (nulls > 0).then(|| NullBuffer::new(valid.finish()));
-                        Arc::new(Int32Array::new(ScalarBuffer::from(codes), nulls))
-                    }
+                    Builder::Code { codes, .. } => codes.finish(),
                     Builder::Part => Arc::new(Int32Array::from_value(part, rows)),
                     Builder::One => Arc::new(Int64Array::from_value(1, rows)),
                 }
@@ -167,6 +148,36 @@ impl<'a> BatchBuilder<'a> {
             columns,
             &options,
         )?)
+    }
+}
+
+/// An `advertiser_code` column being built: a code, or NULL for an id without one.
+pub(super) struct CodeColumn {
+    codes: Vec<i32>,
+    valid: BooleanBufferBuilder,
+    nulls: usize,
+}
+
+impl CodeColumn {
+    pub(super) fn new(cap: usize) -> Self {
+        Self {
+            codes: Vec::with_capacity(cap),
+            valid: BooleanBufferBuilder::new(cap),
+            nulls: 0,
+        }
+    }
+
+    #[inline]
+    pub(super) fn push(&mut self, code: Option<i32>) {
+        self.codes.push(code.unwrap_or(0));
+        self.valid.append(code.is_some());
+        self.nulls += usize::from(code.is_none());
+    }
+
+    /// The column, with a null buffer only if some code is NULL.
+    pub(super) fn finish(mut self) -> ArrayRef {
+        let nulls = (self.nulls > 0).then(|| NullBuffer::new(self.valid.finish()));
+        Arc::new(Int32Array::new(ScalarBuffer::from(self.codes), nulls))
     }
 }
 

@@ -15,14 +15,13 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBufferBuilder, Date32Array, Int32Array, Int64Array, RecordBatch,
-    RecordBatchOptions, StringViewArray,
+    ArrayRef, Date32Array, Int32Array, Int64Array, RecordBatch, RecordBatchOptions, StringViewArray,
 };
-use datafusion::arrow::buffer::{Buffer, NullBuffer, ScalarBuffer};
+use datafusion::arrow::buffer::{Buffer, ScalarBuffer};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::Result;
 
-use super::batch::view;
+use super::batch::{CodeColumn, view};
 use super::codes::{Codes, hash, same};
 use super::format::{Column, ColumnKind, TableColumn};
 
@@ -264,7 +263,7 @@ impl Combiner {
 enum Col {
     Text(Vec<u128>),
     Date(Vec<i32>),
-    Code(Option<Arc<Codes>>, Vec<i32>, BooleanBufferBuilder, usize),
+    Code(Option<Arc<Codes>>, CodeColumn),
     Partition,
     Count(Vec<i64>),
 }
@@ -274,12 +273,7 @@ impl Col {
         match p {
             Part::Text(_) => Col::Text(Vec::with_capacity(cap)),
             Part::Date => Col::Date(Vec::with_capacity(cap)),
-            Part::Code(_) => Col::Code(
-                codes.clone(),
-                Vec::with_capacity(cap),
-                BooleanBufferBuilder::new(cap),
-                0,
-            ),
+            Part::Code(_) => Col::Code(codes.clone(), CodeColumn::new(cap)),
             Part::Partition => Col::Partition,
             Part::Count => Col::Count(Vec::with_capacity(cap)),
         }
@@ -298,14 +292,10 @@ impl Col {
                 days.push(i32::from_le_bytes(word4(bytes, pos)));
                 pos + 4
             }
-            Col::Code(lookup, codes, valid, nulls) => {
+            Col::Code(lookup, codes) => {
                 let len = u32::from_le_bytes(word4(bytes, pos)) as usize;
-                let code = lookup
-                    .as_deref()
-                    .and_then(|c| c.get(&bytes[pos + 4..pos + 4 + len]));
-                codes.push(code.unwrap_or(0));
-                valid.append(code.is_some());
-                *nulls += usize::from(code.is_none());
+                let id = &bytes[pos + 4..pos + 4 + len];
+                codes.push(lookup.as_deref().and_then(|c| c.get(id)));
                 pos + 4 + len
             }
             Col::Partition => pos,
@@ -324,10 +314,7 @@ impl Col {
                 StringViewArray::new_unchecked(ScalarBuffer::from(views), vec![data.clone()], None)
             }),
             Col::Date(days) => Arc::new(Date32Array::from(days)),
-            Col::Code(_, codes, mut valid, nulls) => {
-                let nulls = (nulls > 0).then(|| NullBuffer::new(valid.finish()));
-                Arc::new(Int32Array::new(ScalarBuffer::from(codes), nulls))
-            }
+            Col::Code(_, codes) => codes.finish(),
             Col::Partition => Arc::new(Int32Array::from_value(part, rows)),
             Col::Count(counts) => Arc::new(Int64Array::from(counts)),
         }
