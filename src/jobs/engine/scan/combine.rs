@@ -5,13 +5,16 @@
 //! does. The logs repeat themselves heavily (a day's 8M ad events are ~500k (advertiser,
 //! product, type) groups), and DataFusion's hash aggregate spent half of filter_data's CPU
 //! interning every event: one random access per key column per row, then one per aggregate.
-//! Here a row's key is its projected fields' bytes, one hash, and usually one probe whose entry
-//! holds the count beside the key.
+//! Here a row's key is its projected fields' bytes (each after its length, one byte below 128),
+//! one hash, and usually one probe whose entry holds the count beside the key.
 //!
-//! The SQL still aggregates (`sum(n) … GROUP BY`), and must: the combiner is bounded. Once it
-//! holds `CAP_BYTES` (or the memory pool refuses it more) it emits its rows and starts again, so
-//! a key may appear more than once in a partition's output. Its emitted text columns are views
-//! into the combiner's own key buffer, so no read buffer stays pinned behind them.
+//! The combiner is bounded: once it holds `CAP_BYTES` (or the memory pool refuses it more) it
+//! emits its rows and starts again, so a key may appear more than once in a partition's output,
+//! and a reader sums `n`. The filter's queries take its rows as they are, with no aggregate of
+//! their own (the multiset they write allows repeats): a second hash aggregate over the combined
+//! rows merged only what a full table had emitted twice, and cost more than it saved. Its
+//! emitted text columns are views into the combiner's own key buffer, so no read buffer stays
+//! pinned behind them.
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -26,9 +29,9 @@ use super::codes::{Codes, hash, same};
 use super::format::{Column, ColumnKind, TableColumn};
 
 /// What a combiner holds at most (entries and table) before it emits its rows. An ad event's
-/// entry is ~60 bytes: the bench day's ~300k groups per partition take ~26 MiB with their slots,
-/// its Zipf-shaped twin's ~1M more than this, and emit once.
-pub const CAP_BYTES: usize = 64 << 20;
+/// entry is ~44 bytes: the bench day's ~300k groups per partition take ~21 MiB with their slots,
+/// its Zipf-shaped twin's ~1M about 60 MiB.
+const CAP_BYTES: usize = 64 << 20;
 
 /// The entries' buffer is allocated this large at once (the pages are only touched as it
 /// fills), so that it never grows by copying: doubling it as it filled moved tens of MiB and
@@ -38,13 +41,13 @@ const ARENA_BYTES: usize = CAP_BYTES + (8 << 20);
 /// One output column, as it is kept in a key.
 #[derive(Debug, Clone, Copy)]
 enum Part {
-    /// Field `i`'s bytes: their length (u32), then the bytes.
+    /// Field `i`'s bytes: their length (a varint), then the bytes.
     Text(usize),
     /// The row's day (i32).
     Date,
     /// The code of field `i`, kept as the id's bytes (like `Text`) and looked up once per key
-    /// when emitted: a lookup per row was 12 % of the scan's time. Ids without a code stay
-    /// apart here (all of them are NULL once emitted); the SQL's GROUP BY joins them.
+    /// when emitted: looked up per row, it was 11 % of the scan's time, more than the smaller
+    /// keys saved. Ids without a code stay apart here (all of them are NULL once emitted).
     Code(usize),
     /// Not in the key: the scan partition (one per combiner), or the count itself.
     Partition,
@@ -63,7 +66,10 @@ pub(super) struct Combiner {
     queue: Vec<(Vec<u8>, u64)>,
     /// Rows added since the last emit.
     added: usize,
-    /// The entries, one after the other: the count (u64), the key's length (u32), the key.
+    /// Rows counted since the last emit: a count is a u32, so the combiner is full before one
+    /// could overflow.
+    counted: u64,
+    /// The entries, one after the other: the count (u32), the key's length (a varint), the key.
     arena: Vec<u8>,
     entries: usize,
     /// Open addressing, at most half full: the hash's high half << 32 | the entry's offset + 1;
@@ -71,12 +77,13 @@ pub(super) struct Combiner {
     slots: Vec<u64>,
 }
 
-/// An entry's count and key length, before its key.
-const HEAD: usize = 12;
+/// An entry's count, before its key's length.
+const COUNT_BYTES: usize = 4;
 /// How many rows after its arrival a row is counted. A lookup is two cache misses in a row (the
 /// table outgrows the caches): the slot, then the entry it points at. Counted at once, each row
 /// waited on both (70 % of the scan's time); now its slot is prefetched as it arrives, its entry
 /// `DEPTH / 2` rows later, and it is counted once both are in cache, while the parser works on.
+/// (32 measured no better.)
 const DEPTH: usize = 16;
 
 impl Combiner {
@@ -106,15 +113,22 @@ impl Combiner {
             batch_rows: batch_rows.max(1),
             queue: vec![(Vec::new(), 0); DEPTH],
             added: 0,
+            counted: 0,
             arena: Vec::with_capacity(ARENA_BYTES),
             entries: 0,
-            slots: vec![0; 1 << 12],
+            slots: empty_slots(1 << 12),
         }
     }
 
     /// Bytes held (the entries' buffer as filled: the rest of it is not touched).
     pub(super) fn bytes(&self) -> usize {
         self.arena.len() + self.slots.len() * 8
+    }
+
+    /// Whether it must emit before it takes more rows: it holds `CAP_BYTES`, or a count could
+    /// overflow within the next range (a range has far fewer than 2^31 lines).
+    pub(super) fn full(&self) -> bool {
+        self.bytes() > CAP_BYTES || self.counted >= 1 << 31
     }
 
     /// Counts a kept row: its fields' bounds in `bytes`, its day (`DEPTH` rows later).
@@ -129,9 +143,9 @@ impl Combiner {
         for p in &self.parts {
             match *p {
                 Part::Text(i) | Part::Code(i) => {
-                    let (a, b) = fields[i];
-                    key.extend_from_slice(&(b - a).to_le_bytes());
-                    key.extend_from_slice(&bytes[a as usize..b as usize]);
+                    let (a, b) = (fields[i].0 as usize, fields[i].1 as usize);
+                    put_len(&mut key, b - a);
+                    push_field(&mut key, bytes, a, b);
                 }
                 Part::Date => key.extend_from_slice(&date.to_le_bytes()),
                 Part::Partition | Part::Count => {}
@@ -141,15 +155,29 @@ impl Combiner {
         let mask = self.slots.len() - 1;
         prefetch(&self.slots, h as usize & mask);
         self.queue[at] = (key, h);
-        // The row half the queue back: its slot has arrived by now; ask for its entry.
+        // The row half the queue back: its slot has arrived by now; ask for its entry, both
+        // ends of it (an entry may straddle two cache lines). Its slot is nearly always among the
+        // first few from its own (the table is at most half full), in the same cache line.
         if self.added >= DEPTH / 2 {
-            let h = self.queue[(self.added - DEPTH / 2) % DEPTH].1;
-            let slot = self.slots[h as usize & mask];
-            if slot != 0 && slot >> 32 == h >> 32 {
-                prefetch(&self.arena, (slot as u32 - 1) as usize);
+            let (ref back, h) = self.queue[(self.added - DEPTH / 2) % DEPTH];
+            let last = COUNT_BYTES + back.len();
+            let mut i = h as usize & mask;
+            for _ in 0..4 {
+                let slot = self.slots[i];
+                if slot == 0 {
+                    break;
+                }
+                if slot >> 32 == h >> 32 {
+                    let at = (slot as u32 - 1) as usize;
+                    prefetch(&self.arena, at);
+                    prefetch(&self.arena, at + last);
+                    break;
+                }
+                i = (i + 1) & mask;
             }
         }
         self.added += 1;
+        self.counted += 1;
     }
 
     /// Counts the rows still queued.
@@ -173,19 +201,18 @@ impl Combiner {
             }
             if slot >> 32 == h >> 32 {
                 let at = (slot as u32 - 1) as usize;
-                let len = u32::from_le_bytes(word4(&self.arena, at + 8)) as usize;
-                if same(&self.arena[at + HEAD..at + HEAD + len], key) {
-                    let n = u64::from_le_bytes(word8(&self.arena, at)) + 1;
-                    self.arena[at..at + 8].copy_from_slice(&n.to_le_bytes());
+                let (len, pos) = get_len(&self.arena, at + COUNT_BYTES);
+                if same(&self.arena[pos..pos + len], key) {
+                    let n = u32::from_le_bytes(word4(&self.arena, at)) + 1;
+                    self.arena[at..at + COUNT_BYTES].copy_from_slice(&n.to_le_bytes());
                     return;
                 }
             }
             i = (i + 1) & mask;
         }
         let at = self.arena.len();
-        self.arena.extend_from_slice(&1u64.to_le_bytes());
-        self.arena
-            .extend_from_slice(&(key.len() as u32).to_le_bytes());
+        self.arena.extend_from_slice(&1u32.to_le_bytes());
+        put_len(&mut self.arena, key.len());
         self.arena.extend_from_slice(key);
         self.slots[i] = (h & !0xffff_ffff) | (at as u64 + 1);
         self.entries += 1;
@@ -196,18 +223,18 @@ impl Combiner {
 
     /// Twice the slots, every entry placed again.
     fn grow(&mut self) {
-        let mut slots = vec![0u64; self.slots.len() * 2];
+        let mut slots = empty_slots(self.slots.len() * 2);
         let mask = slots.len() - 1;
         let mut at = 0;
         while at < self.arena.len() {
-            let len = u32::from_le_bytes(word4(&self.arena, at + 8)) as usize;
-            let h = hash(&self.arena[at + HEAD..at + HEAD + len]);
+            let (len, pos) = get_len(&self.arena, at + COUNT_BYTES);
+            let h = hash(&self.arena[pos..pos + len]);
             let mut i = h as usize & mask;
             while slots[i] != 0 {
                 i = (i + 1) & mask;
             }
             slots[i] = (h & !0xffff_ffff) | (at as u64 + 1);
-            at += HEAD + len;
+            at = pos + len;
         }
         self.slots = slots;
     }
@@ -233,13 +260,14 @@ impl Combiner {
                 .collect();
             let mut rows = 0;
             while at < bytes.len() && rows < self.batch_rows {
-                let n = u64::from_le_bytes(word8(bytes, at)) as i64;
-                let len = u32::from_le_bytes(word4(bytes, at + 8)) as usize;
-                let mut pos = at + HEAD;
+                let n = i64::from(u32::from_le_bytes(word4(bytes, at)));
+                let (len, mut pos) = get_len(bytes, at + COUNT_BYTES);
+                let end = pos + len;
                 for c in &mut cols {
                     pos = c.push(bytes, pos, n);
                 }
-                at += HEAD + len;
+                debug_assert_eq!(pos, end);
+                at = end;
                 rows += 1;
             }
             let columns: Vec<ArrayRef> = cols
@@ -254,6 +282,7 @@ impl Combiner {
             )?);
         }
         self.entries = 0;
+        self.counted = 0;
         self.slots.fill(0);
         Ok(())
     }
@@ -284,19 +313,22 @@ impl Col {
     fn push(&mut self, bytes: &[u8], pos: usize, n: i64) -> usize {
         match self {
             Col::Text(views) => {
-                let len = u32::from_le_bytes(word4(bytes, pos)) as usize;
-                views.push(view(bytes, pos + 4, pos + 4 + len));
-                pos + 4 + len
+                let (len, pos) = get_len(bytes, pos);
+                views.push(view(bytes, pos, pos + len));
+                pos + len
             }
             Col::Date(days) => {
                 days.push(i32::from_le_bytes(word4(bytes, pos)));
                 pos + 4
             }
             Col::Code(lookup, codes) => {
-                let len = u32::from_le_bytes(word4(bytes, pos)) as usize;
-                let id = &bytes[pos + 4..pos + 4 + len];
-                codes.push(lookup.as_deref().and_then(|c| c.get(id)));
-                pos + 4 + len
+                let (len, pos) = get_len(bytes, pos);
+                codes.push(
+                    lookup
+                        .as_deref()
+                        .and_then(|c| c.get(&bytes[pos..pos + len])),
+                );
+                pos + len
             }
             Col::Partition => pos,
             Col::Count(counts) => {
@@ -342,9 +374,57 @@ fn word4(b: &[u8], at: usize) -> [u8; 4] {
     b[at..at + 4].try_into().expect("4 bytes")
 }
 
+/// `n` empty slots, each page written once before use. A zeroed allocation maps the shared zero
+/// page, which the first probe reads and the first insert then replaces: a TLB flush on every
+/// core per page, 10 % of the Zipf-shaped day's scan in interrupts between the two cores.
+fn empty_slots(n: usize) -> Vec<u64> {
+    let mut slots = vec![0u64; n];
+    for i in (0..n).step_by(4096 / 8) {
+        // SAFETY: `i < n`, inside the allocation; a volatile write is not optimised away, so the
+        // page is faulted in writable now.
+        unsafe { std::ptr::write_volatile(slots.as_mut_ptr().add(i), 0) };
+    }
+    slots
+}
+
+/// Appends `bytes[a..b]`. Fields are short: a fixed 16-byte copy cut back to length is one
+/// vector move, where a copy by length was a `memcpy` call per field (3 % of the scan's time).
+#[inline(always)]
+fn push_field(key: &mut Vec<u8>, bytes: &[u8], a: usize, b: usize) {
+    let at = key.len();
+    match bytes.get(a..a + 16) {
+        Some(sixteen) if b - a <= 16 => {
+            let sixteen: &[u8; 16] = sixteen.try_into().expect("16 bytes");
+            key.extend_from_slice(sixteen);
+            key.truncate(at + (b - a));
+        }
+        _ => key.extend_from_slice(&bytes[a..b]),
+    }
+}
+
+/// Appends `n` as a LEB128 varint: one byte below 128, as field lengths nearly always are.
 #[inline]
-fn word8(b: &[u8], at: usize) -> [u8; 8] {
-    b[at..at + 8].try_into().expect("8 bytes")
+fn put_len(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push(n as u8 | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// The varint at `at`, and the position after it.
+#[inline]
+fn get_len(b: &[u8], mut at: usize) -> (usize, usize) {
+    let (mut n, mut shift) = (0usize, 0);
+    loop {
+        let x = b[at];
+        at += 1;
+        n |= usize::from(x & 0x7f) << shift;
+        if x < 0x80 {
+            return (n, at);
+        }
+        shift += 7;
+    }
 }
 
 #[cfg(test)]
@@ -422,17 +502,19 @@ mod tests {
         let mut expected: BTreeMap<Row, i64> = BTreeMap::new();
         let mut out = Vec::new();
         // 5,000 distinct keys (the table grows past its first 4,096 slots), each seen i % 3 + 1
-        // times; long product ids (not inline in a view), an id without a code, two days.
+        // times; long product ids (not inline in a view, and longer than a one-byte length), an
+        // id without a code, two days.
         for round in 0..3 {
             for i in 0..5_000 {
                 if i % 3 < round {
                     continue;
                 }
                 let adv = ["A", "B", "ZZ"][i % 3];
-                let product = if i % 2 == 0 {
-                    format!("p{i}")
-                } else {
-                    format!("a-product-id-longer-than-twelve-{i}")
+                let product = match i % 4 {
+                    0 | 2 => format!("p{i}"),
+                    1 => format!("a-product-id-longer-than-twelve-{i}"),
+                    // Longer than a one-byte length.
+                    _ => format!("{}-{i}", "x".repeat(200)),
                 };
                 let kind = ["impression", "click", ""][i % 3];
                 let date = 20_000 + (i % 2) as i32;

@@ -27,7 +27,7 @@ use datafusion::physical_plan::{
 };
 use futures::{StreamExt, TryStreamExt};
 
-use super::combine::{CAP_BYTES, Combiner};
+use super::combine::Combiner;
 use super::counts::LineCounts;
 use super::metrics::ScanMetrics;
 use super::parse::Parser;
@@ -231,9 +231,7 @@ impl ExecutionPlan for LogScanExec {
                     let date = r.partition_date;
                     parser.parse(&s, date, part, &mut out, &mut counts, comb)?;
                     match combining.as_deref_mut() {
-                        Some((c, held))
-                            if c.bytes() > CAP_BYTES || held.try_resize(c.bytes()).is_err() =>
-                        {
+                        Some((c, held)) if c.full() || held.try_resize(c.bytes()).is_err() => {
                             c.emit(&mut out)?;
                             held.resize(c.bytes());
                             Ok(())
