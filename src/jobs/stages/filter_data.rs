@@ -2,8 +2,8 @@
 //!
 //! The active list is read here (it is small) and given dense codes in SQL; the logs are tables
 //! of the log scan (`engine::scan`), which skips and counts unusable lines, keeps only the day's
-//! rows and looks each row's advertiser up in those codes. The filter queries group the day's
-//! rows by every column they keep, count them (`n`) and give each group its outcome; each
+//! rows, looks each row's advertiser up in those codes and combines each partition's identical
+//! rows into one counting them (`n`). The filter queries give each such group its outcome; each
 //! partition of the plan writes its kept groups where it runs (`Engine::write`). The output is
 //! the two logs' multisets and the `advertisers` table of codes, under one manifest.
 use std::sync::Arc;
