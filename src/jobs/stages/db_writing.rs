@@ -63,7 +63,12 @@ pub async fn run(env: &JobEnv, run: &RunCtx<'_>) -> anyhow::Result<StageResult> 
         .iter()
         .map(Columns::of)
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let rows: Vec<NewRow> = columns.iter().flat_map(Columns::rows).collect();
+    let mut rows: Vec<NewRow> = columns.iter().flat_map(Columns::rows).collect();
+    // In the served table's key order (advertiser_id, model, date, rank): Postgres then inserts
+    // neighbouring index entries one after the other, and a COPY of the day's rows in key order
+    // measured 25-30 % faster than in the models' order. Sorted here, 40,000 rows, rather than
+    // by an ORDER BY in queries/db_rows.sql: on a Ballista cluster that query's job was cancelled.
+    rows.sort_unstable_by_key(|r| (r.advertiser_id, r.model, r.rank));
     if rows.is_empty() {
         bail!("both model outputs for {date} are empty: nothing to publish");
     }
