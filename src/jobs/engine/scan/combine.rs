@@ -64,11 +64,8 @@ pub(super) struct Combiner {
     /// The last `DEPTH` rows added, each key with its hash, by row number modulo `DEPTH`: each
     /// is counted `DEPTH` rows after it came.
     queue: Vec<(Vec<u8>, u64)>,
-    /// Rows added since the last emit.
+    /// Rows added since the last emit (a count is a u32: see `full`).
     added: usize,
-    /// Rows counted since the last emit: a count is a u32, so the combiner is full before one
-    /// could overflow.
-    counted: u64,
     /// The entries, one after the other: the count (u32), the key's length (a varint), the key.
     arena: Vec<u8>,
     entries: usize,
@@ -113,7 +110,6 @@ impl Combiner {
             batch_rows: batch_rows.max(1),
             queue: vec![(Vec::new(), 0); DEPTH],
             added: 0,
-            counted: 0,
             arena: Vec::with_capacity(ARENA_BYTES),
             entries: 0,
             slots: empty_slots(1 << 12),
@@ -128,7 +124,7 @@ impl Combiner {
     /// Whether it must emit before it takes more rows: it holds `CAP_BYTES`, or a count could
     /// overflow within the next range (a range has far fewer than 2^31 lines).
     pub(super) fn full(&self) -> bool {
-        self.bytes() > CAP_BYTES || self.counted >= 1 << 31
+        self.bytes() > CAP_BYTES || self.added >= 1 << 31
     }
 
     /// Counts a kept row: its fields' bounds in `bytes`, its day (`DEPTH` rows later).
@@ -177,7 +173,6 @@ impl Combiner {
             }
         }
         self.added += 1;
-        self.counted += 1;
     }
 
     /// Counts the rows still queued.
@@ -282,7 +277,6 @@ impl Combiner {
             )?);
         }
         self.entries = 0;
-        self.counted = 0;
         self.slots.fill(0);
         Ok(())
     }
