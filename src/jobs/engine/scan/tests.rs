@@ -311,37 +311,40 @@ fn views_are_arrows_own() {
     }
 }
 
+/// A session whose `product_views` table is two in-memory copies of `text` (a range each, one
+/// per partition), coded with the active list ["A", "B"].
+async fn two_coded_files(
+    text: &str,
+    config: datafusion::prelude::SessionConfig,
+) -> datafusion::prelude::SessionContext {
+    let store = Arc::new(InMemory::new());
+    for name in ["pv1", "pv2"] {
+        let body = PutPayload::from(text.as_bytes().to_vec());
+        store.put(&ObjPath::from(name), body).await.unwrap();
+    }
+    let ctx = datafusion::prelude::SessionContext::new_with_config(config);
+    ctx.register_object_store(&url::Url::parse("memory://").unwrap(), store);
+    let size = text.len() as u64;
+    let files = vec![("pv1".into(), size, None), ("pv2".into(), size, None)];
+    let codes = Some(Arc::new(Codes::new(vec!["A".into(), "B".into()])));
+    let table = LogTable::new(LogFormat::product_views(), codes, "memory://", files, None);
+    ctx.register_table("product_views", Arc::new(table))
+        .unwrap();
+    ctx
+}
+
 /// With codes, each row's advertiser is looked up as it is parsed (NULL without a code), and a
 /// `GROUP BY part, …` is aggregated in the scan's own partitions: no repartition in the plan.
 #[tokio::test]
 async fn codes_and_partitions_reach_sql() {
-    let store = Arc::new(InMemory::new());
     let mut text = String::from("advertiser_id,product_id,date\n");
     for i in 0..40_000 {
         let adv = ["A", "B", "Z"][i % 3];
         text.push_str(&format!("{adv},p{},2024-05-01\n", i % 7));
     }
-    for name in ["pv1", "pv2"] {
-        let body = PutPayload::from(text.clone().into_bytes());
-        store.put(&ObjPath::from(name), body).await.unwrap();
-    }
     let mut config = datafusion::prelude::SessionConfig::new().with_target_partitions(2);
     config.options_mut().optimizer.subset_repartition_threshold = 1;
-    let ctx = datafusion::prelude::SessionContext::new_with_config(config);
-    ctx.register_object_store(&url::Url::parse("memory://").unwrap(), store);
-    let codes = Arc::new(Codes::new(vec!["A".into(), "B".into()]));
-    // Two files: a range each, one per partition.
-    let size = text.len() as u64;
-    let files = vec![("pv1".into(), size, None), ("pv2".into(), size, None)];
-    let table = LogTable::new(
-        LogFormat::product_views(),
-        Some(codes),
-        "memory://",
-        files,
-        None,
-    );
-    ctx.register_table("product_views", Arc::new(table))
-        .unwrap();
+    let ctx = two_coded_files(&text, config).await;
     let df = ctx
         .sql(
             "SELECT part, advertiser_code, count(*) AS n FROM product_views \
@@ -382,7 +385,6 @@ async fn codes_and_partitions_reach_sql() {
 /// `sum(n)` counts what `count(*)` does, from far fewer rows, with the day and bad lines as before.
 #[tokio::test]
 async fn a_scan_reading_n_combines_identical_rows() {
-    let store = Arc::new(InMemory::new());
     let mut text = String::from("advertiser_id,product_id,date\n");
     for i in 0..30_000 {
         let adv = ["A", "B", "Z"][i % 3];
@@ -392,19 +394,8 @@ async fn a_scan_reading_n_combines_identical_rows() {
             text.push_str("broken\nA,,2024-05-01\n");
         }
     }
-    for name in ["pv1", "pv2"] {
-        let body = PutPayload::from(text.clone().into_bytes());
-        store.put(&ObjPath::from(name), body).await.unwrap();
-    }
     let config = datafusion::prelude::SessionConfig::new().with_target_partitions(2);
-    let ctx = datafusion::prelude::SessionContext::new_with_config(config);
-    ctx.register_object_store(&url::Url::parse("memory://").unwrap(), store);
-    let size = text.len() as u64;
-    let files = vec![("pv1".into(), size, None), ("pv2".into(), size, None)];
-    let codes = Some(Arc::new(Codes::new(vec!["A".into(), "B".into()])));
-    let table = LogTable::new(LogFormat::product_views(), codes, "memory://", files, None);
-    ctx.register_table("product_views", Arc::new(table))
-        .unwrap();
+    let ctx = two_coded_files(&text, config).await;
     // (part, code, product, events) of each group, and the plan's scan counts.
     let groups = async |count: &str| {
         let sql = format!(
