@@ -50,6 +50,10 @@ pub use write::{PartSink, PartWriteExec, WriteSpec};
 use crate::config::EngineConfig;
 use crate::jobs::store::Storage;
 
+/// Rows per batch in every plan (and per batch of the log scan), unless
+/// `DATAFUSION_EXECUTION_BATCH_SIZE` says otherwise.
+const BATCH_ROWS: usize = 32 << 10;
+
 /// Niceness of query threads: a request thread wins the CPU about 9 times in 10 when both run.
 const QUERY_NICE: i32 = 10;
 
@@ -95,6 +99,12 @@ impl Engine {
             .with_information_schema(false);
         if std::env::var_os("DATAFUSION_EXECUTION_TARGET_PARTITIONS").is_none() {
             session_config = session_config.with_target_partitions(cfg.threads);
+        }
+        // Batches of 32k rows, not DataFusion's 8k: the models' aggregates and rankings over a
+        // million groups do a quarter less work per row (top_ctr 0.28 -> 0.22 s on the zipf
+        // bench day), and the log scan's batches grow alike (filter_data -5 %).
+        if std::env::var_os("DATAFUSION_EXECUTION_BATCH_SIZE").is_none() {
+            session_config = session_config.with_batch_size(BATCH_ROWS);
         }
         // The log scans are hash partitioned on `part`, which a `GROUP BY part, …` accepts
         // (a subset of its keys) at any partition count: aggregated where read, no exchange.

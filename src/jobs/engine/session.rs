@@ -115,15 +115,15 @@ pub async fn register_parquet(
     Ok(())
 }
 
-/// Registers already computed rows as a table, so that the queries reading it do not compute
-/// them again (a view would).
+/// Registers already computed rows, by partition, as a table, so that the queries reading it
+/// do not compute them again (a view would).
 pub fn register_batches(
     ctx: &SessionContext,
     table: &str,
     schema: SchemaRef,
-    batches: Vec<RecordBatch>,
+    partitions: Vec<Vec<RecordBatch>>,
 ) -> anyhow::Result<()> {
-    let mem = MemTable::try_new(schema, vec![batches])?;
+    let mem = MemTable::try_new(schema, partitions)?;
     ctx.register_table(table, Arc::new(mem))?;
     Ok(())
 }

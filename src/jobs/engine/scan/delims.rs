@@ -7,6 +7,15 @@
 //! The same pass notes whether a block holds a NUL or a non-ASCII byte, the only ones that can
 //! make a line badly encoded: only then does the tokenizer validate UTF-8 (a separate pass over
 //! every buffer for that check was 16 % of the tokenizer's time).
+//!
+//! Each new block also asks for the bytes `PREFETCH_AHEAD` further on. Without it a quarter of
+//! the tokenizer's samples waited on the loads of its own input, a buffer read from the page
+//! cache shortly before, which the hardware prefetcher did not bring in ahead of use; with it,
+//! filter_data took 15 % less time on both bench days (user time 1.31 -> 1.01 s on one).
+
+/// How far ahead of the block being classified its bytes are prefetched: 1 to 8 KiB measured
+/// alike.
+const PREFETCH_AHEAD: usize = 2 << 10;
 
 /// Positions of `,` and `\n` in `bytes`, ascending.
 pub struct Delims<'a> {
@@ -52,6 +61,11 @@ impl Iterator for Delims<'_> {
             if self.block >= self.bytes.len() {
                 return None;
             }
+            prefetch(
+                self.bytes
+                    .as_ptr()
+                    .wrapping_add(self.block + PREFETCH_AHEAD),
+            );
             let (mask, suspect) = block_mask(self.bytes, self.block);
             self.mask = mask;
             self.suspect |= suspect;
@@ -60,6 +74,20 @@ impl Iterator for Delims<'_> {
         self.mask &= self.mask - 1;
         Some(self.block + bit)
     }
+}
+
+/// A hint to bring the cache line at `p` in; `p` may lie past the buffer (a prefetch never
+/// faults, and the pointer is not dereferenced).
+#[inline(always)]
+fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch reads nothing the program sees and cannot fault, whatever the address.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// The delimiter mask of the (up to) 64 bytes at `at`, and whether one is NUL or non-ASCII.
