@@ -11,7 +11,7 @@
 //! Each new block also asks for the bytes `PREFETCH_AHEAD` further on. Without it a quarter of
 //! the tokenizer's samples waited on the loads of its own input, a buffer read from the page
 //! cache shortly before, which the hardware prefetcher did not bring in ahead of use; with it,
-//! filter_data took 15 % less time on both bench days (user time 1.31 -> 1.01 s on one).
+//! filter_data took 15 % less time on both bench days (user time 1.32 -> 1.01 s on one).
 
 /// How far ahead of the block being classified its bytes are prefetched: 1 to 8 KiB measured
 /// alike.
