@@ -26,6 +26,7 @@ use datafusion::common::Result;
 
 use super::batch::{CodeColumn, view};
 use super::codes::{Codes, hash, same};
+use super::delims::prefetch;
 use super::format::{Column, ColumnKind, TableColumn};
 
 /// What a combiner holds at most (entries and table) before it emits its rows. An ad event's
@@ -345,22 +346,6 @@ impl Col {
             Col::Count(counts) => Arc::new(Int64Array::from(counts)),
         }
     }
-}
-
-/// Asks for the cache line of `v[i]` (when `i` is in bounds) without waiting for it.
-#[inline(always)]
-fn prefetch<T>(v: &[T], i: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(x) = v.get(i) {
-        // SAFETY: a prefetch reads nothing and cannot fault; the pointer is in bounds anyway.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                std::ptr::from_ref(x).cast::<i8>(),
-            );
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (v, i);
 }
 
 #[inline]

@@ -61,11 +61,7 @@ impl Iterator for Delims<'_> {
             if self.block >= self.bytes.len() {
                 return None;
             }
-            prefetch(
-                self.bytes
-                    .as_ptr()
-                    .wrapping_add(self.block + PREFETCH_AHEAD),
-            );
+            prefetch(self.bytes, self.block + PREFETCH_AHEAD);
             let (mask, suspect) = block_mask(self.bytes, self.block);
             self.mask = mask;
             self.suspect |= suspect;
@@ -76,18 +72,21 @@ impl Iterator for Delims<'_> {
     }
 }
 
-/// A hint to bring the cache line at `p` in; `p` may lie past the buffer (a prefetch never
-/// faults, and the pointer is not dereferenced).
+/// A hint to bring `v[i]`'s cache line in, if `i` is in bounds (the tokenizer's input ahead of
+/// it, the combiner's slots and entries).
 #[inline(always)]
-fn prefetch(p: *const u8) {
+pub(super) fn prefetch<T>(v: &[T], i: usize) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch reads nothing the program sees and cannot fault, whatever the address.
-    unsafe {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>());
+    if let Some(x) = v.get(i) {
+        // SAFETY: a prefetch reads nothing and cannot fault; the pointer is in bounds anyway.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                std::ptr::from_ref(x).cast::<i8>(),
+            );
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
+    let _ = (v, i);
 }
 
 /// The delimiter mask of the (up to) 64 bytes at `at`, and whether one is NUL or non-ASCII.
